@@ -2,14 +2,22 @@
 
 nih_multimodel.jsonl: seven report-generation models (the teachers) on ten NIH ChestX-ray14 images, from the
 ReXrank repository. NIH finding labels become CheXpert labels where the two vocabularies name the same finding;
-the original labels are kept in `meta` either way. Images are downscaled to 256x256 to keep the repository small."""
+the original labels are kept in `meta` either way. Images are downscaled to 256x256 to keep the repository small.
+
+ms_swift/: the same studies exported in ms-swift's format, to show interop (`python tools/make_samples.py --ms-swift`
+rebuilds only these from nih_multimodel.jsonl):
+- nih_multimodel_sft.jsonl: one SFT row per study x teacher (70 rows), what `swift sft` trains on.
+- nih_multimodel_dpo.jsonl: a FORMAT DEMO of DPO rows, what `swift rlhf --rlhf_type dpo` trains on. The sample has no
+  consensus answer (stage 2 writes those) and no free-text reference report, so the chosen answer of every row is
+  DPO_CHOSEN_TEACHER's report and the rejected answers are the other six reports (60 rows). This is not a judgement that
+  one model is better; it only shows the layout."""
 import csv, shutil, sys
 from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from apo_kit.data import PATHOLOGIES, Study, Trajectory, save_studies
+from apo_kit.data import PATHOLOGIES, Study, Trajectory, save_studies, load_studies, write_ms_swift
 
 SRC = ROOT.parent/'shared'/'data'/'rexrank_nih_multimodel'
 OUT = ROOT/'data_samples'
@@ -19,6 +27,7 @@ NIH_TO_CHEXPERT = {'Atelectasis': 'Atelectasis', 'Cardiomegaly': 'Cardiomegaly',
                    'Pneumothorax': 'Pneumothorax', 'Mass': 'Lung Lesion', 'Nodule': 'Lung Lesion',
                    'Pleural_Thickening': 'Pleural Other', 'No Finding': 'No Finding'}
 IMAGE_SIZE = 256
+DPO_CHOSEN_TEACHER = 'MedVersa'            # format demo only: see the module docstring
 
 def nih_labels(cell: str) -> tuple[dict, list[str]]:
     "CheXpert labels from an NIH label cell: listed mapped findings are 1, mapped findings not listed are 0."
@@ -28,6 +37,13 @@ def nih_labels(cell: str) -> tuple[dict, list[str]]:
         if x in NIH_TO_CHEXPERT: labels[NIH_TO_CHEXPERT[x]] = 1
     if found == ['No Finding']: labels['No Finding'] = 1
     return labels, [x for x in found if x not in NIH_TO_CHEXPERT]
+
+def ms_swift_samples():
+    "ms-swift SFT and DPO exports of nih_multimodel.jsonl, image paths relative to data_samples/ms_swift/."
+    studies = load_studies(OUT/'nih_multimodel.jsonl')
+    sft = write_ms_swift(studies, OUT/'ms_swift'/'nih_multimodel_sft.jsonl')
+    dpo = write_ms_swift(studies, OUT/'ms_swift'/'nih_multimodel_dpo.jsonl', chosen=lambda s: s.trajectory(DPO_CHOSEN_TEACHER).text)
+    for p in (sft, dpo): print(f"wrote {sum(1 for _ in open(p))} ms-swift rows to {p}")
 
 def main():
     (OUT/'images').mkdir(parents=True, exist_ok=True)
@@ -48,4 +64,6 @@ def main():
     shutil.copy(SRC/'LICENSE.ReXrank.MIT', OUT/'LICENSE.ReXrank.MIT')
     print(f"wrote {len(studies)} studies x {len(teachers)} teachers to {OUT/'nih_multimodel.jsonl'}")
 
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    if '--ms-swift' not in sys.argv: main()
+    ms_swift_samples()
