@@ -4,9 +4,11 @@ Run as a script, this file is the training job (each rank writes what it saw); p
 On this CPU-only machine `accelerate launch --cpu --num_processes 2` starts only one process, while `--multi_gpu`
 starts two gloo processes once the code asks for the CPU (`use_cpu=True`); see DESIGN.md §6.
 """
-import json, os, subprocess, sys
+import json, os, signal, subprocess, sys
 import pytest
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).parent))
+from _launch import run_two_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +22,8 @@ def worker(out, share_prompt=False):
     model, tok = tiny_student('text')
     cfg = APOConfig(out, learning_rate=2e-3, max_steps=4, per_device_train_batch_size=1, max_length=256,
                     max_completion_length=48, logging_steps=1, use_cpu=True, save_strategy='steps', save_steps=4,
-                    seed=0, disable_tqdm=True, ddp_backend='gloo', share_prompt=share_prompt)
+                    seed=0, disable_tqdm=True, ddp_backend='gloo', share_prompt=share_prompt,
+                    ddp_timeout=120)              # a rank whose peer died gives up instead of waiting 30 minutes
     tr = APOTrainer(model, cfg, train_dataset=recs, processing_class=tok, peft_config=dict(r=8, lora_alpha=32, lora_dropout=0.0))
     acc = tr.accelerator
     tr.train()
@@ -32,18 +35,10 @@ def worker(out, share_prompt=False):
         teacher_keys=sorted(k for h in tr.state.log_history for k in h if k.startswith('rewards/') and 'MAIRA' in k))))
     acc.end_training()                                  # destroy the process group: without it, exits may abort
 
-def _free_port():
-    import socket
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 @pytest.mark.parametrize('share_prompt', [False, True])
 def test_two_gloo_processes(tmp_path, share_prompt):
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false'}
-    cmd = [str(Path(sys.executable).parent/'accelerate'), 'launch', '--multi_gpu', '--num_processes', '2',
-           '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no', '--main_process_port', str(_free_port()),
-           __file__, str(tmp_path)] + (['share_prompt'] if share_prompt else [])
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rc, out, err = run_two_processes(__file__, tmp_path, *(['share_prompt'] if share_prompt else []))
+    assert rc == 0, out[-3000:] + err[-3000:]
     ranks = [json.loads((tmp_path/f'rank{i}.json').read_text()) for i in (0, 1)]
     assert [x['rank'] for x in ranks] == [0, 1] and all(x['world'] == 2 for x in ranks)
     assert all(x['distributed'] == 'DistributedType.MULTI_CPU' for x in ranks), ranks

@@ -32,6 +32,7 @@ def test_short_run_raises_margin_over_every_teacher(tmp_path, kind):
     recs = _recs(kind == 'vlm')
     tr = APOTrainer(model, _cfg(tmp_path, max_steps=15), train_dataset=recs, processing_class=proc, peft_config=LORA)
     eq_(len(tr.train_dataset['ref_logps'][0]), 7)                         # (1+K) reference log-probs, images included
+    eq_(tr._share_prompt, kind == 'text')                                  # packed prompts: text students only
     tr.train()
     m = _margins(tr)
     close_(m[0], 0.0, eps=1e-4)                                            # fresh adapter: policy == reference

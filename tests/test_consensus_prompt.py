@@ -56,3 +56,10 @@ def test_long_trajectories_fit():
         msgs, info = _build_prompt(s, TOK, budget=budget)
         assert budget - 10 <= info['prompt_tokens'] <= budget                 # uses the room, never more
         eq_(sorted(info['truncated']), list('ABCDE'))
+
+def test_short_source_beside_a_long_one_fits():
+    "Regression (found by hypothesis): a 2-token trajectory kept whole must not count as a too-short cut."
+    s = Study('s0', [Trajectory('GPT-5-nano', ' '.join(SENTS[:3]) * 20), Trajectory('Claude Sonnet-4', 'There is')])
+    msgs, info = _build_prompt(s, TOK, budget=420)
+    assert info['prompt_tokens'] <= 420 and len(info['truncated']) == 1
+    assert 'There is' in _chat_text(TOK, msgs)

@@ -111,6 +111,24 @@ def test_ms_swift_samples_are_the_sample(tmp_path):
     for name in ('nih_multimodel_sft.jsonl', 'nih_multimodel_dpo.jsonl'):
         eq_([study_to_dict(s, root) for s in read_ms_swift(root/'ms_swift'/name, check_images=True)], want)
 
+def test_ms_swift_samples_are_fresh_and_show_what_the_trainers_show(sample, tmp_path):
+    "The shipped ms-swift files are what `tools/make_samples.py --ms-swift` writes today, and their user turn is `study_text`."
+    import importlib.util
+    from apo_kit.data import load_studies, write_ms_swift, study_text, IMAGE_TAG
+    spec = importlib.util.spec_from_file_location('make_samples', ROOT/'tools'/'make_samples.py')
+    ms = importlib.util.module_from_spec(spec); spec.loader.exec_module(ms)
+    path, _ = sample
+    studies = load_studies(path)                                            # a copy: writing next to it leaves the repo alone
+    fresh = {'nih_multimodel_sft.jsonl': write_ms_swift(studies, tmp_path/'ms_swift'/'nih_multimodel_sft.jsonl'),
+             'nih_multimodel_dpo.jsonl': write_ms_swift(studies, tmp_path/'ms_swift'/'nih_multimodel_dpo.jsonl',
+                                                        chosen=lambda s: s.trajectory(ms.DPO_CHOSEN_TEACHER).text)}
+    for name, p in fresh.items():
+        eq_((ROOT/'data_samples'/'ms_swift'/name).read_bytes(), p.read_bytes())   # else: python tools/make_samples.py --ms-swift
+    by_id = {s.study_id: s for s in studies}
+    for l in fresh['nih_multimodel_sft.jsonl'].read_text().splitlines():
+        r = json.loads(l)
+        eq_(r['messages'][0]['content'], IMAGE_TAG * len(r['images']) + study_text(by_id[r['study_id']]))
+
 def test_datasets_and_parquet_round_trips_are_byte_identical(sample, tmp_path):
     from apo_kit.data import load_studies, save_studies, to_dataset, from_dataset, save_parquet, load_parquet
     import datasets

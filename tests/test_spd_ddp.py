@@ -6,6 +6,8 @@ Run as a script, this file is the training job; pytest launches it (see DESIGN.m
 import json, os, subprocess, sys
 from pathlib import Path
 from fastcore.test import test_close as close_, test_eq as eq_
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _launch import ENV, run_two_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +22,7 @@ def worker(out, batch):
     ds = ds.map(lambda r, i: {'weight': [1.0, 3.0, 0.5, 2.0][i]}, with_indices=True)    # all 4 in the one step
     cfg = SPDConfig(output_dir=out, lora=False, learning_rate=0.1, max_steps=1, weight_decay=0.0, max_grad_norm=1e9,
                     per_device_train_batch_size=batch, gradient_accumulation_steps=1, max_length=128, use_cpu=True,
-                    bf16=False, save_steps=10_000, sft_args={'optim': 'sgd', 'disable_tqdm': True,
+                    bf16=False, save_steps=10_000, sft_args={'optim': 'sgd', 'disable_tqdm': True, 'ddp_timeout': 120,
                               **({'ddp_backend': 'gloo'} if int(os.environ.get('WORLD_SIZE', 1)) > 1 else {})})
     tr = spd_trainer(tiny_student('text'), ds, cfg)
     tr.train()
@@ -30,21 +32,13 @@ def worker(out, batch):
         Path(out, 'info.json').write_text(json.dumps({'world': acc.num_processes, 'type': str(acc.distributed_type)}))
     acc.end_training()
 
-def _free_port():
-    import socket
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 def test_ddp_weights_are_exact(tmp_path):
     from safetensors.torch import load_file
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false'}
-    one = subprocess.run([sys.executable, __file__, str(tmp_path/'one'), '4'], env=env, capture_output=True, text=True,
+    one = subprocess.run([sys.executable, __file__, str(tmp_path/'one'), '4'], env=ENV, capture_output=True, text=True,
                          timeout=600)
     assert one.returncode == 0, one.stderr[-3000:]
-    cmd = [str(Path(sys.executable).parent/'accelerate'), 'launch', '--multi_gpu', '--num_processes', '2',
-           '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no', '--main_process_port',
-           str(_free_port()), __file__, str(tmp_path/'two'), '2']
-    two = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert two.returncode == 0, two.stdout[-3000:] + two.stderr[-3000:]
+    rc, out, err = run_two_processes(__file__, tmp_path/'two', 2)
+    assert rc == 0, out[-3000:] + err[-3000:]
     eq_(json.loads((tmp_path/'two'/'info.json').read_text()), {'world': 2, 'type': 'DistributedType.MULTI_CPU'})
     eq_(json.loads((tmp_path/'one'/'info.json').read_text())['world'], 1)
     a, b = load_file(tmp_path/'one'/'final.safetensors'), load_file(tmp_path/'two'/'final.safetensors')

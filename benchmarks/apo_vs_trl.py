@@ -1,12 +1,14 @@
 """apo_kit's APOTrainer (one-step Plackett–Luce over [t⁺; τ¹..τᴷ]) against TRL's DPOTrainer over the K flattened
 (t⁺, τᵘ) pairs (the authors' released recipe), same student, same LoRA, same studies per optimizer step.
 
-    python benchmarks/bench_apo_vs_trl.py            # quick (default): tiny Qwen2, tiny Qwen2.5-VL, SmolLM2 cut short
-    python benchmarks/bench_apo_vs_trl.py --full     # SmolLM2 at full length (~1,280 tokens per study): slow on CPU
+    python benchmarks/apo_vs_trl.py            # quick (default): tiny Qwen2, tiny Qwen2.5-VL, SmolLM2 cut short
+    python benchmarks/apo_vs_trl.py --full     # SmolLM2 at full length (~1,280 tokens per study): slow on CPU
 
 Variants, each run in its own subprocess (so peak memory, ru_maxrss, is per variant), alternating, medians over repeats:
   apo          APOTrainer, PL loss, reference precomputed, one policy pass over the 1+K rows of a study
-  apo_prefix   the same with share_prompt=True: one packed row per study, the prompt computed once (text students)
+               (share_prompt=False: the layout TRL uses, one row per completion)
+  apo_prefix   the same with share_prompt=True (APOTrainer's default for text students): one packed row per study,
+               the prompt computed once
   trl          DPOTrainer, 7 pairs per step, given the same advantages: reference precomputed (text; TRL refuses it
                for images), no gradient checkpointing
   trl_default  DPOTrainer with TRL's own defaults, as the released recipe runs: reference on the fly with the
