@@ -4,7 +4,7 @@ Run as a script, this file is the training job (each rank writes what it saw); p
 On this CPU-only machine `accelerate launch --cpu --num_processes 2` starts only one process, while `--multi_gpu`
 starts two gloo processes once the code asks for the CPU (`use_cpu=True`); see DESIGN.md §6.
 """
-import json, os, signal, subprocess, sys
+import json, os, sys
 import pytest
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
