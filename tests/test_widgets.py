@@ -10,7 +10,7 @@ from fastcore.test import test_eq as eq_, test_close as close_
 from apo_kit.data import load_studies, Study, Trajectory
 from apo_kit.widgets import (Finding, findings, compare_findings, render_chip, render_chips, render_study,
                              render_trajectory, render_heatmap, render_bars, render_ranked, inspection_records,
-                             study_disagreement, PreferenceInspector, DisagreementExplorer, ANY)
+                             study_disagreement, PreferenceInspector, DisagreementExplorer, ANY, EXPLORER_METRICS, html_page)
 
 ROOT = Path(__file__).resolve().parent.parent
 NIH = ROOT/'data_samples'/'nih_multimodel.jsonl'
@@ -84,6 +84,12 @@ def test_empty_or_refused_trajectory_is_flagged(text, flag):
     assert f"<span class='ak-flag'>{flag}</span>" in cards[1]
     assert 'ak-flag' not in cards[2].split('<div>')[0]                        # the ordinary teacher has no flag
 
+def test_standalone_page(tmp_path):
+    r = rec('Left effusion.', ['Right effusion.'])
+    page = html_page(render_study(r), render_study(r))
+    eq_(page.count('<style>'), 1); eq_(page.count("class='ak-card'"), 4); eq_(active(page), [])
+    (tmp_path/'p.html').write_text(page, encoding='utf-8')
+
 def test_charts_print_their_values():
     m = pd.DataFrame([[.25, np.nan]], index=['a'], columns=['Edema', 'Fracture'])
     svg = render_heatmap(m, 'x')
@@ -143,7 +149,9 @@ def test_inspector_pages_large_sets():
 def test_explorer_wiring(tmp_path):
     ex = DisagreementExplorer(load_studies(SIM), max_side=32)
     heat, kappa = ex.heat.value, ex.kappa.value
-    ex.metric.value = 'specificity'; assert ex.heat.value != heat and 'specificity per teacher' in ex.heat.value
+    for m in EXPLORER_METRICS:
+        ex.metric.value = m; assert f'{m} per teacher' in ex.heat.value and '>0.' in ex.heat.value
+    ex.metric.value = 'specificity'; assert ex.heat.value != heat
     ex.pathology.value = 'Pneumothorax'
     assert ex.kappa.value != kappa and 'Pneumothorax' in ex.kappa.value
     sel = ex.selection()

@@ -40,14 +40,17 @@ def write_notebook(path):
 def lab(tmp_path):
     "A JupyterLab server on a free port of 127.0.0.1 with a token, its state in tmp_path; (url, token, notebook)."
     port, token = free_port(), secrets.token_hex(16)
-    write_notebook(tmp_path/'widgets_check.ipynb')
+    (tmp_path/'root').mkdir()
+    write_notebook(tmp_path/'root'/'widgets_check.ipynb')
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_CONFIG_DIR': str(tmp_path/'cfg'),
            'JUPYTER_RUNTIME_DIR': str(tmp_path/'rt'), 'JUPYTERLAB_SETTINGS_DIR': str(tmp_path/'settings'),
            'JUPYTERLAB_WORKSPACES_DIR': str(tmp_path/'ws'), 'PYTHONPATH': str(ROOT)}
     cmd = [sys.executable, '-m', 'jupyterlab', '--ip=127.0.0.1', f'--port={port}', '--ServerApp.port_retries=0',
-           f'--IdentityProvider.token={token}', '--ServerApp.open_browser=False', f'--ServerApp.root_dir={tmp_path}',
+           f'--IdentityProvider.token={token}', '--ServerApp.open_browser=False', f'--ServerApp.root_dir={tmp_path/"root"}',
            '--LabApp.news_url=', '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
            *(['--allow-root'] if os.geteuid() == 0 else [])]
+    news = tmp_path/'settings'/'@jupyterlab'/'apputils-extension'
+    news.mkdir(parents=True); (news/'notification.jupyterlab-settings').write_text('{"fetchNews": "false"}')
     log = open(tmp_path/'lab.log', 'w')
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -75,6 +78,16 @@ def shrink_png(path):
     with Image.open(path) as im: im = im.convert('RGB')
     im.quantize(256).save(path, optimize=True)
 
+def screenshot_top(page, element, path, height=1000):
+    "The top of `element` as it shows on screen (scrolled to the top of the notebook), as a small palette PNG."
+    element.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    box = element.bounding_box()
+    bottom = page.locator('.jp-NotebookPanel').bounding_box()
+    h = min(box['height'], height, bottom['y'] + bottom['height'] - box['y'])
+    page.screenshot(path=str(path), clip=dict(x=box['x'], y=box['y'], width=box['width'], height=h))
+    shrink_png(path)
+
 @pytest.mark.slow
 def test_widgets_in_jupyterlab(lab, tmp_path):
     exe = chromium()
@@ -84,21 +97,27 @@ def test_widgets_in_jupyterlab(lab, tmp_path):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(exe), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-            page.set_default_timeout(120_000)
+            page = browser.new_page(viewport={'width': 1400, 'height': 1150})
+            page.set_default_timeout(int(os.environ.get('APO_KIT_BROWSER_TIMEOUT', 120)) * 1000)
             page.goto(f"{url}/lab/tree/{nb}?token={token}")
             page.wait_for_selector('.jp-NotebookPanel .jp-Cell', state='visible')
-            page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', state='attached')
+            try: page.locator('.jp-Dialog').get_by_role('button', name='Select').click(timeout=20_000)  # kernel choice
+            except sync_api.TimeoutError: pass                             # (some versions start the kernel directly)
             page.locator('.lm-MenuBar-itemLabel', has_text='Run').first.click()
             page.locator('.lm-Menu-itemLabel', has_text='Run All Cells').first.click()
             cells = page.locator('.jp-NotebookPanel .jp-CodeCell')
             explorer, inspector = cells.nth(1).locator('.jp-OutputArea'), cells.nth(2).locator('.jp-OutputArea')
-            inspector.locator('.ak-study').wait_for()                      # the kernel ran, the widgets rendered
-            explorer.locator('.ak-study').wait_for()
+            try:
+                inspector.locator('.ak-study').wait_for()                  # the kernel ran, the widgets rendered
+                explorer.locator('.ak-study').wait_for()
+            except sync_api.TimeoutError:
+                page.screenshot(path=str(tmp_path/'failure.png'))
+                pytest.fail(f"the widgets did not render (screenshot {tmp_path/'failure.png'}); outputs: "
+                            f"{[o[:500] for o in page.locator('.jp-OutputArea').all_inner_texts()]}; lab log: "
+                            f"{(tmp_path/'lab.log').read_text()[-1500:]}")
             first = shown_study(inspector)
             inspector.get_by_role('button', name='next ›').click()          # change the study: next
-            page.wait_for_function("([el, s]) => el.getAttribute('data-study') !== s",
-                                   arg=[inspector.locator('.ak-study').first.element_handle(), first])
+            sync_api.expect(inspector.locator('.ak-study').first).not_to_have_attribute('data-study', first)
             second = shown_study(inspector)
             assert second != first
             target = inspector.locator('select').last                        # change the study: the dropdown
@@ -111,8 +130,7 @@ def test_widgets_in_jupyterlab(lab, tmp_path):
             listed.select_option(pick)
             explorer.locator(f".ak-study[data-study='{pick}']").wait_for()  # it opened in the explorer's inspector
             shots.mkdir(parents=True, exist_ok=True)
-            page.set_viewport_size({'width': 1400, 'height': 1000})
             for name, out in (('widgets_inspector.png', inspector), ('widgets_explorer.png', explorer)):
-                out.screenshot(path=str(shots/name)); shrink_png(shots/name)
+                screenshot_top(page, out, shots/name)
                 assert (shots/name).stat().st_size > 10_000
         finally: browser.close()
