@@ -163,3 +163,22 @@ def test_explorer_wiring(tmp_path):
     ex.path.value = str(tmp_path/'sel.csv'); ex.export_button.click()
     eq_(pd.read_csv(tmp_path/'sel.csv').study_id.tolist(), sel.study_id.tolist())
     assert 'wrote' in ex.note.value
+
+def test_reward_view_with_tiny_models():
+    from apo_kit.models import tiny_student
+    from apo_kit.widgets import implicit_rewards
+    pol, tok = tiny_student('text', seed=0); ref, _ = tiny_student('text', seed=1)
+    texts = ['Small left effusion.', 'Small right effusion.', 'No effusion. Heart size normal.', '']
+    prompt = rec('', [''])['prompt']
+    same = implicit_rewards(pol, pol, tok, prompt, texts[:3])
+    close_(same.rewards, np.zeros(3)); close_(same.push, np.full(2, 1 / 3))       # policy = reference: no preference
+    sr = implicit_rewards(pol, ref, tok, prompt, texts)
+    r = sr.rewards
+    assert np.isnan(r[3]) and sr.push[2] == 0 and sr.rank[2] == 3                  # the empty text: no reward, last
+    eq_(sr.rank[:2].tolist(), [1, 2] if r[1] > r[2] else [2, 1])                   # rank 1 = largest reward
+    close_(sr.push[:2], np.exp(r[1:3]) / np.exp(r[:3]).sum())                      # ∂L_PL/∂r_u
+    close_(np.array([x.sum() for x in sr.token_rewards[:3]]), r[:3])
+    view = PreferenceInspector([rec(texts[0], texts[1:])], model=(pol, tok), ref_model=ref).html.value
+    for i in (1, 2): assert f"r = {r[i]:+.4f} · push {sr.push[i-1]:.0%} · rank {sr.rank[i-1]} of 3" in view
+    assert "<span class='ak-flag'>EMPTY</span> no reward (empty text)" in view
+    eq_(view.count("title='r="), sum(map(len, sr.tokens[:3])))                     # every token of the others coloured
