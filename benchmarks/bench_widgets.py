@@ -1,7 +1,7 @@
 """Rendering the preference inspector's views one study after another (the issue asks: 1,000 studies under 10 s).
 
     python benchmarks/bench_widgets.py                 # 1,000 simulated studies, 7 teachers each
-    python benchmarks/bench_widgets.py --cxrmax        # also: build the inspector on a CXR-MAX-sized set (24,426 studies)
+    python benchmarks/bench_widgets.py --cxrmax        # also: the inspector on a CXR-MAX-sized set (24,426 studies)
 
 Two paths, each timed wall-clock and CPU (median of --repeats runs, labeler cache emptied before each run so every
 sentence is analysed afresh):

@@ -10,7 +10,8 @@ from fastcore.test import test_eq as eq_, test_close as close_
 from apo_kit.data import load_studies, Study, Trajectory
 from apo_kit.widgets import (Finding, findings, compare_findings, render_chip, render_chips, render_study,
                              render_trajectory, render_heatmap, render_bars, render_ranked, inspection_records,
-                             study_disagreement, PreferenceInspector, DisagreementExplorer, ANY, EXPLORER_METRICS, html_page)
+                             study_disagreement, PreferenceInspector, DisagreementExplorer, ANY, EXPLORER_METRICS,
+                             html_page)
 
 ROOT = Path(__file__).resolve().parent.parent
 NIH = ROOT/'data_samples'/'nih_multimodel.jsonl'
@@ -46,7 +47,8 @@ def test_disputed_pathology_is_marked():
 def test_chip_shows_side_and_label_in_words():
     c = render_chip(Finding('Pneumothorax', -1, 'left'))
     assert '? unc Pneumothorax · left' in c
-    assert '· ' not in render_chip(Finding('Edema', 0, 'unspecified')) and '− neg Edema' in render_chip(Finding('Edema', 0, 'unspecified'))
+    plain = render_chip(Finding('Edema', 0, 'unspecified'))
+    assert '· ' not in plain and '− neg Edema' in plain                            # no side stated, none shown
     eq_(findings("Moderate right pneumothorax.")['Pneumothorax'], Finding('Pneumothorax', 1, 'right'))
 
 def test_missed_and_extra_findings():
@@ -132,7 +134,8 @@ def test_inspector_wiring(nih):
     eq_(len(insp.order), 1)                                                    # only the most disputed study is left
     insp.min_entropy.value = 0
     insp.search.value = 'PaceMaker'
-    want = [i for i, r in enumerate(insp.records) if any('pacemaker' in t.lower() for t in [r['chosen'], *r['rejected']])]
+    want = [i for i, r in enumerate(insp.records)
+            if any('pacemaker' in t.lower() for t in [r['chosen'], *r['rejected']])]
     eq_(insp.order.tolist(), want); assert 0 < len(want) < 10
     hidden = next(r['study_id'] for i, r in enumerate(insp.records) if i not in want)
     insp.open(hidden); eq_(insp.current, hidden); eq_(insp.search.value, '')   # filters that hid it are cleared

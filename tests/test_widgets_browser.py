@@ -19,7 +19,8 @@ nih = load_studies({str(ROOT/'data_samples'/'nih_multimodel.jsonl')!r})""",
 def chromium() -> Path:
     "The system chromium, installed with apt-get when missing and running as root; else skip, saying why."
     if CHROMIUM.exists(): return CHROMIUM
-    if os.geteuid() != 0: pytest.skip(f"{CHROMIUM} is missing and installing it needs root: apt-get install -y chromium")
+    if os.geteuid() != 0:
+        pytest.skip(f"{CHROMIUM} is missing and installing it needs root: apt-get install -y chromium")
     if not shutil.which('apt-get'): pytest.skip(f"{CHROMIUM} is missing and there is no apt-get to install it")
     r = subprocess.run('apt-get update && apt-get install -y chromium', shell=True, capture_output=True, text=True,
                        timeout=1200, env={**os.environ, 'DEBIAN_FRONTEND': 'noninteractive'})
@@ -32,8 +33,8 @@ def free_port() -> int:
 
 def write_notebook(path):
     cells = [dict(cell_type='code', source=c, metadata={}, outputs=[], execution_count=None) for c in CELLS]
-    nb = dict(cells=cells, metadata={'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}},
-              nbformat=4, nbformat_minor=5)
+    spec = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
+    nb = dict(cells=cells, metadata={'kernelspec': spec}, nbformat=4, nbformat_minor=5)
     path.write_text(json.dumps(nb))
 
 @pytest.fixture
@@ -46,7 +47,8 @@ def lab(tmp_path):
            'JUPYTER_RUNTIME_DIR': str(tmp_path/'rt'), 'JUPYTERLAB_SETTINGS_DIR': str(tmp_path/'settings'),
            'JUPYTERLAB_WORKSPACES_DIR': str(tmp_path/'ws'), 'PYTHONPATH': str(ROOT)}
     cmd = [sys.executable, '-m', 'jupyterlab', '--ip=127.0.0.1', f'--port={port}', '--ServerApp.port_retries=0',
-           f'--IdentityProvider.token={token}', '--ServerApp.open_browser=False', f'--ServerApp.root_dir={tmp_path/"root"}',
+           f'--IdentityProvider.token={token}', '--ServerApp.open_browser=False',
+           f'--ServerApp.root_dir={tmp_path/"root"}',
            '--LabApp.news_url=', '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
            *(['--allow-root'] if os.geteuid() == 0 else [])]
     news = tmp_path/'settings'/'@jupyterlab'/'apputils-extension'
@@ -91,7 +93,7 @@ def screenshot_top(page, element, path, height=1000):
 @pytest.mark.slow
 def test_widgets_in_jupyterlab(lab, tmp_path):
     exe = chromium()
-    sync_api = pytest.importorskip('playwright.sync_api', reason='needs the playwright package (pip install playwright)')
+    sync_api = pytest.importorskip('playwright.sync_api', reason='needs playwright (pip install playwright)')
     url, token, nb = lab
     shots = Path(os.environ.get('APO_KIT_SCREENSHOTS') or tmp_path)
     with sync_api.sync_playwright() as p:
