@@ -23,8 +23,8 @@ from .consensus import read_consensus      # reads a JSONL of records and repair
 # %% auto #0
 __all__ = ['PROMPT_VERSION', 'STYLES', 'RATIONALE_PROMPT', 'REMOTE_REASON', 'RETRY_STATUS', 'given_diagnoses', 'teacher_prompt',
            'image_data_url', 'teacher_messages', 'TeacherEndpoint', 'is_local_url', 'check_remote', 'RateLimiter',
-           'retry_after', 'backoff_delay', 'ask', 'prompt_fingerprint', 'read_answers', 'final_records', 'collect',
-           'collect_summary', 'format_summary', 'answers_to_studies', 'CollectConfig', 'collect_cmd']
+           'retry_after', 'backoff_delay', 'ask', 'run_async', 'prompt_fingerprint', 'read_answers', 'final_records',
+           'collect', 'collect_summary', 'format_summary', 'answers_to_studies', 'CollectConfig', 'collect_cmd']
 
 # %% ../nbs/00b_collect.ipynb #ad11b604
 PROMPT_VERSION = 'collect-v1'    # bump whenever a prompt text below changes: old answers then count as stale
@@ -232,13 +232,20 @@ async def ask(client:httpx.AsyncClient, t:TeacherEndpoint, state:_TeacherState, 
     return dict(text=None, finish_reason=None, usage=None, error=_scrub(err, t), status=kind,
                 latency_s=None, elapsed_s=round(time.monotonic() - start, 4), attempts=attempt + 1, retries=retries)
 
-# %% ../nbs/00b_collect.ipynb #aed19ec3
+# %% ../nbs/00b_collect.ipynb #17198889
+def run_async(coro):
+    "Run a coroutine to the end, also from inside a running event loop (Jupyter): then in a fresh thread."
+    try: asyncio.get_running_loop()
+    except RuntimeError: return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as ex: return ex.submit(asyncio.run, coro).result()
+
+# %% ../nbs/00b_collect.ipynb #33ed1797
 def prompt_fingerprint(study:Study, style:str, images:bool=True, system:str|None=None) -> str:
     "A short hash of what a teacher is shown: the prompt text, the image paths, the system message."
     key = json.dumps([teacher_prompt(study, style), [*study.prior_images, *study.images] if images else [], system])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-# %% ../nbs/00b_collect.ipynb #3a813b15
+# %% ../nbs/00b_collect.ipynb #94467e8f
 def read_answers(path:str|Path, repair:bool=False) -> list[dict]:
     "The records of an answers file (a torn last line is dropped, and cut off with `repair`); two answers for a pair is an error."
     recs, seen = read_consensus(path, repair=repair), {}
@@ -257,7 +264,7 @@ def final_records(records:Iterable[dict]) -> dict:
         if k not in out or out[k].get('text') is None: out[k] = r
     return out
 
-# %% ../nbs/00b_collect.ipynb #bfb46661
+# %% ../nbs/00b_collect.ipynb #a118f700
 def _append(f, record:dict):
     "Append one record and make it durable before going on."
     f.write(json.dumps(record, ensure_ascii=False) + '\n'); f.flush(); os.fsync(f.fileno())
@@ -268,7 +275,7 @@ def _record(study, t, style, settings, sha, res) -> dict:
                 diagnoses=given_diagnoses(study) if style == 'rationale' else None, prompt_version=PROMPT_VERSION,
                 prompt_sha=sha, settings=settings, **res, refusal=None if text is None else is_refusal(text))
 
-# %% ../nbs/00b_collect.ipynb #1cbba152
+# %% ../nbs/00b_collect.ipynb #5c378be4
 def _done(path, studies, teachers, style, system, max_side) -> set:
     "The (study_id, teacher) pairs already answered, after checking every record of this run's pairs is current."
     recs = read_answers(path, repair=True)
@@ -287,7 +294,7 @@ def _done(path, studies, teachers, style, system, max_side) -> set:
         if r.get('text') is not None: done.add((s.study_id, t.name))
     return done
 
-# %% ../nbs/00b_collect.ipynb #ff77fc85
+# %% ../nbs/00b_collect.ipynb #cf4e3db1
 class _Messages:
     "Each study's messages, built once for all teachers (a bounded cache: images are big)."
     def __init__(self, style, system, max_side, size=64):
@@ -299,7 +306,7 @@ class _Messages:
             self.cache[k] = teacher_messages(study, self.style, images, self.system, self.max_side)
         return self.cache[k]
 
-# %% ../nbs/00b_collect.ipynb #6e930200
+# %% ../nbs/00b_collect.ipynb #104550cc
 async def _run_teacher(t, todo, n_total, f, style, settings, system, messages, seed, position, progress, times):
     from tqdm.auto import tqdm
     bar = tqdm(total=n_total, initial=n_total - len(todo), desc=t.name, position=position, disable=not progress)
@@ -319,12 +326,12 @@ async def _run_teacher(t, todo, n_total, f, style, settings, system, messages, s
     bar.close()
     times[t.name] = round(time.monotonic() - t0, 3)
 
-# %% ../nbs/00b_collect.ipynb #827dd1c2
+# %% ../nbs/00b_collect.ipynb #2f9472b0
 def _check_unique(studies, teachers):
     for what, names in (('study ids', [s.study_id for s in studies]), ('teacher names', [t.name for t in teachers])):
         if dup := sorted(k for k, c in Counter(names).items() if c > 1): raise ValueError(f"duplicate {what}: {dup[:5]}")
 
-# %% ../nbs/00b_collect.ipynb #9c4b427a
+# %% ../nbs/00b_collect.ipynb #7a054954
 def collect(studies:Iterable[Study],          # the studies to ask about (unique ids)
             teachers:list[TeacherEndpoint],   # the teachers to ask (unique names)
             out_path:str|Path,                # answers JSONL: appended; a rerun asks only the missing pairs
@@ -353,7 +360,7 @@ def collect(studies:Iterable[Study],          # the studies to ask about (unique
     if progress: print(format_summary(summary))
     return summary
 
-# %% ../nbs/00b_collect.ipynb #8dfb5ceb
+# %% ../nbs/00b_collect.ipynb #35c34429
 def collect_summary(records:Iterable[dict], teachers:list[TeacherEndpoint]|None=None, study_ids:set|None=None,
                     seconds:dict|None=None) -> dict:
     "Per teacher: answered, refused, truncated, failed, retries, tokens (and seconds this run) over each pair's final record."
@@ -382,7 +389,7 @@ def format_summary(summary:dict) -> str:
     rows += [f"{n:<{w}}  " + '  '.join(f"{c.get(k, ''):>{len(k)}}" for k in cols) for n, c in summary.items()]
     return '\n'.join(rows)
 
-# %% ../nbs/00b_collect.ipynb #4a8eac6f
+# %% ../nbs/00b_collect.ipynb #c5b2e37c
 _META_KEYS = ('style', 'diagnoses_given', 'prompt_version', 'diagnoses', 'finish_reason', 'usage', 'latency_s',
               'attempts', 'retries', 'refusal')
 
@@ -391,7 +398,7 @@ def _trajectory_meta(r:dict) -> dict:
     st = r.get('settings') or {}
     return {**m, **{k: st[k] for k in ('model', 'temperature', 'top_p', 'max_tokens', 'seed') if st.get(k) is not None}}
 
-# %% ../nbs/00b_collect.ipynb #1bd93452
+# %% ../nbs/00b_collect.ipynb #d08e6f86
 def answers_to_studies(studies:Iterable[Study],  # the studies that were asked about
                        answers,                  # an answers file or its records
                        min_teachers:int=2,       # leave out studies with fewer answers (apo_kit compares >= 2)
@@ -410,7 +417,7 @@ def answers_to_studies(studies:Iterable[Study],  # the studies that were asked a
     if short: warnings.warn(f"{len(short)} studies left out: fewer than {min_teachers} teachers answered ({short[:5]})")
     return out
 
-# %% ../nbs/00b_collect.ipynb #ae28f4f5
+# %% ../nbs/00b_collect.ipynb #fcf80a38
 @dataclass
 class CollectConfig:
     "What `apo-kit collect` reads from its TOML file (paths relative to the working directory)."
@@ -433,7 +440,7 @@ class CollectConfig:
             if bad := set(t) - tk: raise ValueError(f"{path}: teachers[{i}]: unknown settings {sorted(bad)}")
         return cls(**{**d, 'teachers': [TeacherEndpoint(**t) for t in d.get('teachers', [])]})
 
-# %% ../nbs/00b_collect.ipynb #cf871c49
+# %% ../nbs/00b_collect.ipynb #79c37227
 def _print_plan(cfg, studies, allow_remote, show):
     done = _done(Path(cfg.out), studies, cfg.teachers, cfg.style, cfg.system or None, cfg.max_side)
     for t in cfg.teachers:
@@ -446,7 +453,7 @@ def _print_plan(cfg, studies, allow_remote, show):
         print(f"\n--- {s.study_id} ---\n{imgs}{teacher_prompt(s, cfg.style)}")
     if len(studies) > show: print(f"\n... and {len(studies) - show} more studies")
 
-# %% ../nbs/00b_collect.ipynb #24ee6c68
+# %% ../nbs/00b_collect.ipynb #a6696950
 def collect_cmd(config:str,               # TOML file: studies, out, style and one [[teachers]] table per teacher
                 dry_run:bool=False,       # print the plan and the prompts; send nothing
                 allow_remote:bool=False,  # allow endpoints off this machine (MIMIC-CXR's DUA forbids third parties)

@@ -11,7 +11,7 @@ status code as a string. `counts` says how many of each were served.
     python tests/_openai_toy.py [--port 0] [--lag 0.05]     # run alone: prints its URL, serves until killed
 """
 from __future__ import annotations
-import asyncio, json, random, sys, threading
+import asyncio, json, random, sys, threading, time
 from collections import Counter
 
 REFUSAL = "As an AI, I cannot interpret medical images. Please consult a radiologist."
@@ -37,6 +37,8 @@ class ToyServer:
         self.upstream, self.schedule, self.rates = upstream, list(schedule or []), dict(rates or {})
         self.rng, self.retry_after, self.slow_s, self.lag_s = random.Random(seed), retry_after, slow_s, lag_s
         self.port, self.keep_bodies, self.counts, self.bodies, self.headers, self.n = port, keep_bodies, Counter(), [], [], 0
+        self.inflight = self.max_inflight = 0            # requests being answered now, and the most at once
+        self.times = []                                  # (arrival time, fault) of every request
 
     def _fault(self) -> str:
         i, self.n = self.n, self.n + 1
@@ -54,6 +56,7 @@ class ToyServer:
         return r.status_code, r.content
 
     async def _handle(self, reader, writer):
+        self.tasks.add(asyncio.current_task())
         try:
             while True:
                 head = await reader.readuntil(b'\r\n\r\n')
@@ -66,15 +69,20 @@ class ToyServer:
                 if self.keep_bodies: self.bodies.append(req); self.headers.append(hdrs)
                 kind = self._fault()
                 self.counts[kind] += 1
+                self.times.append((time.monotonic(), kind))
                 if kind == 'drop': break
-                if kind in ('slow', 'lag'): await asyncio.sleep(self.slow_s if kind == 'slow' else self.lag_s)
-                if kind in ('ok', 'slow', 'lag'): status, out = await self._answer(body, req)
-                else: status, out = int(kind), json.dumps({'error': {'message': f'injected {kind}'}}).encode()
+                self.inflight += 1; self.max_inflight = max(self.max_inflight, self.inflight)
+                try:
+                    if kind in ('slow', 'lag'): await asyncio.sleep(self.slow_s if kind == 'slow' else self.lag_s)
+                    if kind in ('ok', 'slow', 'lag'): status, out = await self._answer(body, req)
+                    else: status, out = int(kind), json.dumps({'error': {'message': f'injected {kind}'}}).encode()
+                finally: self.inflight -= 1
                 extra = {'Retry-After': self.retry_after} if kind == '429' else {}
                 await self._send(writer, status, out, extra)
-        except (asyncio.IncompleteReadError, ConnectionError): pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError): pass
         finally:
             writer.close()
+            self.tasks.discard(asyncio.current_task())
 
     async def _send(self, writer, status, out, extra=None):
         hs = {'Content-Type': 'application/json', 'Content-Length': str(len(out)), **(extra or {})}
@@ -86,10 +94,12 @@ class ToyServer:
         self.client = httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=64))
         self.server = await asyncio.start_server(self._handle, '127.0.0.1', self.port, backlog=256)
         self.port = self.server.sockets[0].getsockname()[1]
-        self.stopped = asyncio.Event()
+        self.stopped, self.tasks = asyncio.Event(), set()
         started.set()
         await self.stopped.wait()
         self.server.close()
+        for t in list(self.tasks): t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.client.aclose()
 
     @property
