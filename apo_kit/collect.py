@@ -24,7 +24,8 @@ from .consensus import read_consensus      # reads a JSONL of records and repair
 __all__ = ['PROMPT_VERSION', 'STYLES', 'RATIONALE_PROMPT', 'REMOTE_REASON', 'RETRY_STATUS', 'given_diagnoses', 'teacher_prompt',
            'image_data_url', 'teacher_messages', 'TeacherEndpoint', 'is_local_url', 'check_remote', 'RateLimiter',
            'retry_after', 'backoff_delay', 'ask', 'run_async', 'prompt_fingerprint', 'read_answers', 'final_records',
-           'collect', 'collect_summary', 'format_summary', 'answers_to_studies', 'CollectConfig', 'collect_cmd']
+           'Journal', 'collect', 'collect_summary', 'format_summary', 'answers_to_studies', 'CollectConfig',
+           'collect_cmd']
 
 # %% ../nbs/00b_collect.ipynb #ad11b604
 PROMPT_VERSION = 'collect-v1'    # bump whenever a prompt text below changes: old answers then count as stale
@@ -264,18 +265,36 @@ def final_records(records:Iterable[dict]) -> dict:
         if k not in out or out[k].get('text') is None: out[k] = r
     return out
 
-# %% ../nbs/00b_collect.ipynb #a118f700
-def _append(f, record:dict):
-    "Append one record and make it durable before going on."
-    f.write(json.dumps(record, ensure_ascii=False) + '\n'); f.flush(); os.fsync(f.fileno())
+# %% ../nbs/00b_collect.ipynb #009b7481
+class Journal:
+    "An append-only JSONL file: `await append(record)` returns once the record is on disk (group commit)."
+    def __init__(self, f): self.f, self.pending, self.flushing, self.commits = f, [], None, 0
+    async def append(self, record:dict):
+        fut = asyncio.get_running_loop().create_future()
+        self.pending.append((json.dumps(record, ensure_ascii=False) + '\n', fut))
+        if self.flushing is None: self.flushing = asyncio.ensure_future(self._flush())
+        await fut
+    async def _flush(self):
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                self.f.write(''.join(line for line, _ in batch)); self.f.flush()
+                await asyncio.to_thread(os.fsync, self.f.fileno())
+                self.commits += 1
+                for _, fut in batch: fut.set_result(None)
+        except BaseException as e:
+            for _, fut in batch + self.pending: fut.done() or fut.set_exception(e)
+            raise
+        finally: self.flushing = None
 
+# %% ../nbs/00b_collect.ipynb #0cec5e5d
 def _record(study, t, style, settings, sha, res) -> dict:
     text = res['text']
     return dict(study_id=study.study_id, teacher=t.name, style=style, diagnoses_given=style == 'rationale',
                 diagnoses=given_diagnoses(study) if style == 'rationale' else None, prompt_version=PROMPT_VERSION,
                 prompt_sha=sha, settings=settings, **res, refusal=None if text is None else is_refusal(text))
 
-# %% ../nbs/00b_collect.ipynb #5c378be4
+# %% ../nbs/00b_collect.ipynb #394dfb07
 def _done(path, studies, teachers, style, system, max_side) -> set:
     "The (study_id, teacher) pairs already answered, after checking every record of this run's pairs is current."
     recs = read_answers(path, repair=True)
@@ -294,7 +313,7 @@ def _done(path, studies, teachers, style, system, max_side) -> set:
         if r.get('text') is not None: done.add((s.study_id, t.name))
     return done
 
-# %% ../nbs/00b_collect.ipynb #cf4e3db1
+# %% ../nbs/00b_collect.ipynb #faa554fb
 class _Messages:
     "Each study's messages, built once for all teachers (a bounded cache: images are big)."
     def __init__(self, style, system, max_side, size=64):
@@ -306,32 +325,33 @@ class _Messages:
             self.cache[k] = teacher_messages(study, self.style, images, self.system, self.max_side)
         return self.cache[k]
 
-# %% ../nbs/00b_collect.ipynb #104550cc
-async def _run_teacher(t, todo, n_total, f, style, settings, system, messages, seed, position, progress, times):
+# %% ../nbs/00b_collect.ipynb #1fc58851
+async def _run_teacher(t, todo, n_total, journal, style, settings, system, messages, seed, position, progress, times):
     from tqdm.auto import tqdm
     bar = tqdm(total=n_total, initial=n_total - len(todo), desc=t.name, position=position, disable=not progress)
     state, queue, t0 = _TeacherState(t, random.Random(f"{seed}/{t.name}")), list(reversed(todo)), time.monotonic()
-    limits = httpx.Limits(max_connections=t.max_concurrency, max_keepalive_connections=t.max_concurrency)
-    async with httpx.AsyncClient(base_url=t.base_url.rstrip('/') + '/', timeout=t.timeout, limits=limits) as client:
-        async def worker():
+    tls = httpx.create_ssl_context()                      # built once: certificate loading is slow
+    async def worker():                                   # one keep-alive connection per worker: at most
+        async with httpx.AsyncClient(base_url=t.base_url.rstrip('/') + '/', timeout=t.timeout, verify=tls,
+                                     limits=httpx.Limits(max_connections=1)) as client:   # max_concurrency in flight
             while queue:
                 s = queue.pop()
                 try: res = await ask(client, t, state, messages(s, t.images))
-                except OSError as e:                              # an unreadable image: this pair fails, not the run
+                except OSError as e:                      # an unreadable image: this pair fails, not the run
                     res = dict(text=None, finish_reason=None, usage=None, error=f"{type(e).__name__}: {e}",
                                status='input', latency_s=None, elapsed_s=0.0, attempts=0, retries=[])
-                _append(f, _record(s, t, style, settings, prompt_fingerprint(s, style, t.images, system), res))
+                await journal.append(_record(s, t, style, settings, prompt_fingerprint(s, style, t.images, system), res))
                 bar.update(1)
-        await asyncio.gather(*(worker() for _ in range(min(t.max_concurrency, len(queue)))))
+    await asyncio.gather(*(worker() for _ in range(min(t.max_concurrency, len(queue)))))
     bar.close()
     times[t.name] = round(time.monotonic() - t0, 3)
 
-# %% ../nbs/00b_collect.ipynb #2f9472b0
+# %% ../nbs/00b_collect.ipynb #760d036c
 def _check_unique(studies, teachers):
     for what, names in (('study ids', [s.study_id for s in studies]), ('teacher names', [t.name for t in teachers])):
         if dup := sorted(k for k, c in Counter(names).items() if c > 1): raise ValueError(f"duplicate {what}: {dup[:5]}")
 
-# %% ../nbs/00b_collect.ipynb #7a054954
+# %% ../nbs/00b_collect.ipynb #0e0a7618
 def collect(studies:Iterable[Study],          # the studies to ask about (unique ids)
             teachers:list[TeacherEndpoint],   # the teachers to ask (unique names)
             out_path:str|Path,                # answers JSONL: appended; a rerun asks only the missing pairs
@@ -352,15 +372,16 @@ def collect(studies:Iterable[Study],          # the studies to ask about (unique
     done, messages, times = _done(out_path, studies, teachers, style, system, max_side), _Messages(style, system, max_side), {}
     async def main():
         with open(out_path, 'a', encoding='utf-8') as f:
+            journal = Journal(f)                    # one file, one writer, shared by every teacher
             await asyncio.gather(*(_run_teacher(t, [s for s in studies if (s.study_id, t.name) not in done], len(studies),
-                                                f, style, t.settings(style, max_side), system, messages, seed, i,
+                                                journal, style, t.settings(style, max_side), system, messages, seed, i,
                                                 progress, times) for i, t in enumerate(teachers)))
     run_async(main())
     summary = collect_summary(read_answers(out_path), teachers, {s.study_id for s in studies}, times)
     if progress: print(format_summary(summary))
     return summary
 
-# %% ../nbs/00b_collect.ipynb #35c34429
+# %% ../nbs/00b_collect.ipynb #abfd076f
 def collect_summary(records:Iterable[dict], teachers:list[TeacherEndpoint]|None=None, study_ids:set|None=None,
                     seconds:dict|None=None) -> dict:
     "Per teacher: answered, refused, truncated, failed, retries, tokens (and seconds this run) over each pair's final record."
@@ -389,7 +410,7 @@ def format_summary(summary:dict) -> str:
     rows += [f"{n:<{w}}  " + '  '.join(f"{c.get(k, ''):>{len(k)}}" for k in cols) for n, c in summary.items()]
     return '\n'.join(rows)
 
-# %% ../nbs/00b_collect.ipynb #c5b2e37c
+# %% ../nbs/00b_collect.ipynb #319e750d
 _META_KEYS = ('style', 'diagnoses_given', 'prompt_version', 'diagnoses', 'finish_reason', 'usage', 'latency_s',
               'attempts', 'retries', 'refusal')
 
@@ -398,7 +419,7 @@ def _trajectory_meta(r:dict) -> dict:
     st = r.get('settings') or {}
     return {**m, **{k: st[k] for k in ('model', 'temperature', 'top_p', 'max_tokens', 'seed') if st.get(k) is not None}}
 
-# %% ../nbs/00b_collect.ipynb #d08e6f86
+# %% ../nbs/00b_collect.ipynb #208d979b
 def answers_to_studies(studies:Iterable[Study],  # the studies that were asked about
                        answers,                  # an answers file or its records
                        min_teachers:int=2,       # leave out studies with fewer answers (apo_kit compares >= 2)
@@ -417,7 +438,7 @@ def answers_to_studies(studies:Iterable[Study],  # the studies that were asked a
     if short: warnings.warn(f"{len(short)} studies left out: fewer than {min_teachers} teachers answered ({short[:5]})")
     return out
 
-# %% ../nbs/00b_collect.ipynb #fcf80a38
+# %% ../nbs/00b_collect.ipynb #36681ff3
 @dataclass
 class CollectConfig:
     "What `apo-kit collect` reads from its TOML file (paths relative to the working directory)."
@@ -440,7 +461,7 @@ class CollectConfig:
             if bad := set(t) - tk: raise ValueError(f"{path}: teachers[{i}]: unknown settings {sorted(bad)}")
         return cls(**{**d, 'teachers': [TeacherEndpoint(**t) for t in d.get('teachers', [])]})
 
-# %% ../nbs/00b_collect.ipynb #79c37227
+# %% ../nbs/00b_collect.ipynb #1e76b432
 def _print_plan(cfg, studies, allow_remote, show):
     done = _done(Path(cfg.out), studies, cfg.teachers, cfg.style, cfg.system or None, cfg.max_side)
     for t in cfg.teachers:
@@ -453,7 +474,7 @@ def _print_plan(cfg, studies, allow_remote, show):
         print(f"\n--- {s.study_id} ---\n{imgs}{teacher_prompt(s, cfg.style)}")
     if len(studies) > show: print(f"\n... and {len(studies) - show} more studies")
 
-# %% ../nbs/00b_collect.ipynb #a6696950
+# %% ../nbs/00b_collect.ipynb #b6106d3f
 def collect_cmd(config:str,               # TOML file: studies, out, style and one [[teachers]] table per teacher
                 dry_run:bool=False,       # print the plan and the prompts; send nothing
                 allow_remote:bool=False,  # allow endpoints off this machine (MIMIC-CXR's DUA forbids third parties)
