@@ -127,9 +127,9 @@ def is_local_url(url:str) -> bool:
     try: return ipaddress.ip_address(host).is_loopback
     except ValueError: return False
 
-# %% ../nbs/00b_collect.ipynb #4dfe3e10
+# %% ../nbs/00b_collect.ipynb #93c5a91a
 REMOTE_REASON = ("credentialed data such as MIMIC-CXR may not be sent to third-party services under its data use "
-                 "agreement; pass allow_remote=True (CLI: --allow-remote) only if your data may go there")
+                 "agreement; pass allow_remote=True (CLI: --allow_remote) only if your data may go there")
 
 def check_remote(teachers:list[TeacherEndpoint], allow_remote:bool=False):
     "Refuse endpoints that are not on this machine unless `allow_remote`."
@@ -466,7 +466,7 @@ def _print_plan(cfg, studies, allow_remote, show):
     done = _done(Path(cfg.out), studies, cfg.teachers, cfg.style, cfg.system or None, cfg.max_side)
     for t in cfg.teachers:
         n = sum((s.study_id, t.name) in done for s in studies)
-        where = 'local' if is_local_url(t.base_url) else 'REMOTE' + ('' if allow_remote else ' (needs --allow-remote)')
+        where = 'local' if is_local_url(t.base_url) else 'REMOTE' + ('' if allow_remote else ' (needs --allow_remote)')
         print(f"{t.name}: {t.model} at {t.base_url} [{where}]: {len(studies)} studies, {n} answered, "
               f"{len(studies) - n} to ask")
     for s in studies[:show]:
@@ -478,7 +478,7 @@ def _print_plan(cfg, studies, allow_remote, show):
 def collect_cmd(config:str,               # TOML file: studies, out, style and one [[teachers]] table per teacher
                 dry_run:bool=False,       # print the plan and the prompts; send nothing
                 allow_remote:bool=False,  # allow endpoints off this machine (MIMIC-CXR's DUA forbids third parties)
-                show:int=2,               # prompts printed by --dry-run
+                show:int=2,               # prompts printed by --dry_run
                ) -> int:
     "Ask your own teachers about every study (OpenAI-compatible endpoints; resumable): exit 1 if any pair failed."
     from apo_kit.data import load_studies, save_studies

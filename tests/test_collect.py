@@ -167,7 +167,7 @@ def test_keys_never_written_and_remote_refused(tmp_path, capsys, monkeypatch):
     before = (tmp_path/'answers.jsonl').read_bytes()
     eq_(collect_cmd(str(remote)), 2)
     err = capsys.readouterr().err
-    assert 'MIMIC-CXR' in err and '--allow-remote' in err
+    assert 'MIMIC-CXR' in err and '--allow_remote' in err
     eq_((tmp_path/'answers.jsonl').read_bytes(), before)        # nothing sent, nothing written
     eq_(collect_cmd(str(remote), dry_run=True, allow_remote=True), 0)
     out = capsys.readouterr()
