@@ -21,11 +21,11 @@ from .labels import is_refusal
 from .consensus import read_consensus      # reads a JSONL of records and repairs a torn last line
 
 # %% auto #0
-__all__ = ['PROMPT_VERSION', 'STYLES', 'RATIONALE_PROMPT', 'REMOTE_REASON', 'RETRY_STATUS', 'given_diagnoses', 'teacher_prompt',
-           'image_data_url', 'teacher_messages', 'TeacherEndpoint', 'is_local_url', 'check_remote', 'RateLimiter',
-           'retry_after', 'backoff_delay', 'ask', 'run_async', 'prompt_fingerprint', 'read_answers', 'final_records',
-           'Journal', 'collect', 'collect_summary', 'format_summary', 'answers_to_studies', 'CollectConfig',
-           'collect_cmd']
+__all__ = ['PROMPT_VERSION', 'STYLES', 'RATIONALE_PROMPT', 'REMOTE_REASON', 'RETRY_STATUS', 'IMAGE_TOKENS_GUESS',
+           'given_diagnoses', 'teacher_prompt', 'image_data_url', 'teacher_messages', 'TeacherEndpoint', 'is_local_url',
+           'check_remote', 'RateLimiter', 'retry_after', 'backoff_delay', 'estimate_tokens', 'ask', 'run_async',
+           'prompt_fingerprint', 'read_answers', 'final_records', 'Journal', 'collect', 'collect_summary',
+           'format_summary', 'answers_to_studies', 'CollectConfig', 'collect_cmd']
 
 # %% ../nbs/00b_collect.ipynb #ad11b604
 PROMPT_VERSION = 'collect-v1'    # bump whenever a prompt text below changes: old answers then count as stale
@@ -96,7 +96,8 @@ class TeacherEndpoint:
     def __post_init__(self):
         if not self.name.strip(): raise ValueError("a teacher needs a non-empty name")
         if urlsplit(self.base_url).scheme not in ('http', 'https'):
-            raise ValueError(f"teacher {self.name!r}: base_url must start with http:// or https://, got {self.base_url!r}")
+            raise ValueError(f"teacher {self.name!r}: base_url must start with http:// or https://, "
+                             f"got {self.base_url!r}")
         if self.api_key_env is not None and not _ENV_NAME.fullmatch(self.api_key_env):
             raise ValueError(f"teacher {self.name!r}: api_key_env must be the NAME of an environment variable "
                              f"(like OPENAI_API_KEY), not the key itself")
@@ -178,9 +179,17 @@ class _TeacherState:
         self.requests, self.tokens = RateLimiter(t.requests_per_minute), RateLimiter(t.tokens_per_minute)
         self.paused_until, self.rng = 0.0, rng
     async def ready(self, est_tokens:float):
+        "Wait until this teacher may send a request of about `est_tokens` tokens."
         while (d := self.paused_until - time.monotonic()) > 0: await asyncio.sleep(d)
         while (d := self.requests.wait_time(1)) > 0: await asyncio.sleep(d)
         while (d := self.tokens.wait_time(est_tokens)) > 0: await asyncio.sleep(d)
+    async def backoff(self, t:TeacherEndpoint, attempt:int, wait:float|None):
+        "Sleep before retry `attempt`: backoff with jitter, or longer if the server said so (then everyone waits)."
+        delay = backoff_delay(attempt, t.backoff, t.max_backoff, self.rng)
+        if wait is not None:
+            delay = max(delay, wait)
+            self.paused_until = max(self.paused_until, time.monotonic() + wait)
+        await asyncio.sleep(delay)
 
 # %% ../nbs/00b_collect.ipynb #a719843b
 def _scrub(text:str, t:TeacherEndpoint) -> str:
@@ -200,60 +209,70 @@ def _answer(data:dict) -> dict:
     return dict(text=choice['message']['content'] or '', finish_reason=choice.get('finish_reason'),
                 usage=dict(prompt_tokens=u.get('prompt_tokens'), completion_tokens=u.get('completion_tokens')))
 
-# %% ../nbs/00b_collect.ipynb #bb90fda3
+# %% ../nbs/00b_collect.ipynb #8d5bdbc2
+IMAGE_TOKENS_GUESS = 1000        # tokens one image is assumed to cost, until the server reports the real usage
+
+def estimate_tokens(messages:list[dict], max_tokens:int) -> float:
+    "A rough upper guess of a request's prompt + answer tokens, for the tokens-per-minute bucket."
+    parts = [p for m in messages for p in ([m['content']] if isinstance(m['content'], str) else m['content'])]
+    text = sum(len(p if isinstance(p, str) else p.get('text', '')) for p in parts)
+    images = sum(isinstance(p, dict) and p.get('type') == 'image_url' for p in parts)
+    return text / 4 + IMAGE_TOKENS_GUESS * images + max_tokens
+
+# %% ../nbs/00b_collect.ipynb #6df96b09
+async def _send(client:httpx.AsyncClient, t:TeacherEndpoint, body:dict) -> tuple:
+    "One request: (answer, None, None, False, None) or (None, failure kind, raw error, worth retrying?, Retry-After)."
+    try: r = await client.post('chat/completions', json=body, headers=t.headers())
+    except httpx.TimeoutException as e: return None, 'timeout', f"{type(e).__name__}: {e}", True, None
+    except httpx.TransportError as e: return None, 'disconnect', f"{type(e).__name__}: {e}", True, None
+    if r.status_code != 200:
+        return (None, str(r.status_code), f"HTTP {r.status_code}: {r.text[:2000]}", r.status_code in RETRY_STATUS,
+                retry_after(r.headers.get('retry-after')))
+    try: return _answer(r.json()), None, None, False, None
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        return None, 'bad-response', f"{type(e).__name__}: not a chat completion: {e}", False, None
+
+# %% ../nbs/00b_collect.ipynb #497465e9
 async def ask(client:httpx.AsyncClient, t:TeacherEndpoint, state:_TeacherState, messages:list[dict]) -> dict:
     "Ask one teacher one study, retrying what is worth retrying; the answer or the failure as a record."
     retries, start, body = [], time.monotonic(), _body(t, messages)
-    est = sum(len(json.dumps(m['content'])) for m in messages) / 4 + t.max_tokens
+    est = estimate_tokens(messages, t.max_tokens)
     for attempt in range(t.max_retries + 1):
         await state.ready(est)
-        t0, wait = time.monotonic(), None
-        try:
-            r = await client.post('chat/completions', json=body, headers=t.headers())
-            if r.status_code == 200:
-                ans = _answer(r.json())
-                used = sum(v or 0 for v in ans['usage'].values())
-                if used: state.tokens.adjust(used - est)
-                return dict(**ans, error=None, status=200, latency_s=round(time.monotonic() - t0, 4),
-                            elapsed_s=round(time.monotonic() - start, 4), attempts=attempt + 1, retries=retries)
-            kind, err = str(r.status_code), f"HTTP {r.status_code}: {r.text[:2000]}"
-            if r.status_code not in RETRY_STATUS: break
-            wait = retry_after(r.headers.get('retry-after'))
-        except httpx.TimeoutException as e: kind, err = 'timeout', f"{type(e).__name__}: {e}"
-        except httpx.TransportError as e: kind, err = 'disconnect', f"{type(e).__name__}: {e}"
-        except (ValueError, KeyError, IndexError, TypeError) as e:
-            kind, err = 'bad-response', f"{type(e).__name__}: not a chat completion: {e}"; break
-        if attempt == t.max_retries: break
+        t0 = time.monotonic()
+        ans, kind, err, again, wait = await _send(client, t, body)
+        if ans is not None:
+            if used := sum(v or 0 for v in ans['usage'].values()): state.tokens.adjust(used - est)
+            return dict(**ans, error=None, status=200, latency_s=round(time.monotonic() - t0, 4),
+                        elapsed_s=round(time.monotonic() - start, 4), attempts=attempt + 1, retries=retries)
+        if not again or attempt == t.max_retries: break
         retries.append(kind)
-        delay = backoff_delay(attempt, t.backoff, t.max_backoff, state.rng)
-        if wait is not None:
-            delay = max(delay, wait)
-            state.paused_until = max(state.paused_until, time.monotonic() + wait)
-        await asyncio.sleep(delay)
+        await state.backoff(t, attempt, wait)
     return dict(text=None, finish_reason=None, usage=None, error=_scrub(err, t), status=kind,
                 latency_s=None, elapsed_s=round(time.monotonic() - start, 4), attempts=attempt + 1, retries=retries)
 
-# %% ../nbs/00b_collect.ipynb #17198889
+# %% ../nbs/00b_collect.ipynb #c42c3a08
 def run_async(coro):
     "Run a coroutine to the end, also from inside a running event loop (Jupyter): then in a fresh thread."
     try: asyncio.get_running_loop()
     except RuntimeError: return asyncio.run(coro)
     with ThreadPoolExecutor(1) as ex: return ex.submit(asyncio.run, coro).result()
 
-# %% ../nbs/00b_collect.ipynb #33ed1797
+# %% ../nbs/00b_collect.ipynb #7632fcfb
 def prompt_fingerprint(study:Study, style:str, images:bool=True, system:str|None=None) -> str:
     "A short hash of what a teacher is shown: the prompt text, the image paths, the system message."
     key = json.dumps([teacher_prompt(study, style), [*study.prior_images, *study.images] if images else [], system])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-# %% ../nbs/00b_collect.ipynb #94467e8f
+# %% ../nbs/00b_collect.ipynb #86c178b7
 def read_answers(path:str|Path, repair:bool=False) -> list[dict]:
-    "The records of an answers file (a torn last line is dropped, and cut off with `repair`); two answers for a pair is an error."
+    "An answers file's records (a torn last line dropped; cut off with `repair`); a pair answered twice is an error."
     recs, seen = read_consensus(path, repair=repair), {}
     for i, r in enumerate(recs, 1):
         if r.get('text') is None: continue
         k = (r['study_id'], r['teacher'])
-        if k in seen: raise DataError(path, i, 'text', f"second answer for study {k[0]!r} by {k[1]!r} (first on line {seen[k]})")
+        if k in seen:
+            raise DataError(path, i, 'text', f"second answer for study {k[0]!r} by {k[1]!r} (first on line {seen[k]})")
         seen[k] = i
     return recs
 
@@ -265,7 +284,7 @@ def final_records(records:Iterable[dict]) -> dict:
         if k not in out or out[k].get('text') is None: out[k] = r
     return out
 
-# %% ../nbs/00b_collect.ipynb #009b7481
+# %% ../nbs/00b_collect.ipynb #12478abf
 class Journal:
     "An append-only JSONL file: `await append(record)` returns once the record is on disk (group commit)."
     def __init__(self, f): self.f, self.pending, self.flushing, self.commits = f, [], None, 0
@@ -287,14 +306,14 @@ class Journal:
             raise
         finally: self.flushing = None
 
-# %% ../nbs/00b_collect.ipynb #0cec5e5d
+# %% ../nbs/00b_collect.ipynb #dec7faa4
 def _record(study, t, style, settings, sha, res) -> dict:
     text = res['text']
     return dict(study_id=study.study_id, teacher=t.name, style=style, diagnoses_given=style == 'rationale',
                 diagnoses=given_diagnoses(study) if style == 'rationale' else None, prompt_version=PROMPT_VERSION,
                 prompt_sha=sha, settings=settings, **res, refusal=None if text is None else is_refusal(text))
 
-# %% ../nbs/00b_collect.ipynb #394dfb07
+# %% ../nbs/00b_collect.ipynb #f1f5b76b
 def _done(path, studies, teachers, style, system, max_side) -> set:
     "The (study_id, teacher) pairs already answered, after checking every record of this run's pairs is current."
     recs = read_answers(path, repair=True)
@@ -306,14 +325,15 @@ def _done(path, studies, teachers, style, system, max_side) -> set:
         if r['settings'] != (now := t.settings(style, max_side)):
             raise DataError(path, i, 'settings', f"teacher {t.name!r} was asked with {r['settings']}; this run has "
                             f"{now}: use another output file")
-        sha = shas.get((s.study_id, t.images)) or shas.setdefault((s.study_id, t.images), prompt_fingerprint(s, style, t.images, system))
-        if r['prompt_sha'] != sha:
+        key = (s.study_id, t.images)
+        if key not in shas: shas[key] = prompt_fingerprint(s, style, t.images, system)
+        if r['prompt_sha'] != shas[key]:
             raise DataError(path, i, 'prompt_sha', f"study {s.study_id!r} has changed since {t.name!r} was asked "
                             f"(another prompt): use another output file")
         if r.get('text') is not None: done.add((s.study_id, t.name))
     return done
 
-# %% ../nbs/00b_collect.ipynb #faa554fb
+# %% ../nbs/00b_collect.ipynb #251a0a0d
 class _Messages:
     "Each study's messages, built once for all teachers (a bounded cache: images are big)."
     def __init__(self, style, system, max_side, size=64):
@@ -325,33 +345,43 @@ class _Messages:
             self.cache[k] = teacher_messages(study, self.style, images, self.system, self.max_side)
         return self.cache[k]
 
-# %% ../nbs/00b_collect.ipynb #1fc58851
-async def _run_teacher(t, todo, n_total, journal, style, settings, system, messages, seed, position, progress, times):
+# %% ../nbs/00b_collect.ipynb #0b445982
+@dataclass
+class _Run:
+    "What every teacher of one `collect` call shares."
+    style: str; system: str|None; max_side: int|None; seed: int; progress: bool
+    journal: Journal; messages: _Messages; n_studies: int; seconds: dict
+
+# %% ../nbs/00b_collect.ipynb #f397444c
+async def _run_teacher(run:_Run, t:TeacherEndpoint, todo:list[Study], position:int):
     from tqdm.auto import tqdm
-    bar = tqdm(total=n_total, initial=n_total - len(todo), desc=t.name, position=position, disable=not progress)
-    state, queue, t0 = _TeacherState(t, random.Random(f"{seed}/{t.name}")), list(reversed(todo)), time.monotonic()
-    tls = httpx.create_ssl_context()                      # built once: certificate loading is slow
-    async def worker():                                   # one keep-alive connection per worker: at most
+    n, settings = run.n_studies, t.settings(run.style, run.max_side)
+    bar = tqdm(total=n, initial=n - len(todo), desc=t.name, position=position, disable=not run.progress)
+    state, queue, t0 = _TeacherState(t, random.Random(f"{run.seed}/{t.name}")), list(reversed(todo)), time.monotonic()
+    tls = httpx.create_ssl_context()                      # built once: loading certificates is slow
+    async def worker():                                   # one keep-alive connection per worker, so at most
         async with httpx.AsyncClient(base_url=t.base_url.rstrip('/') + '/', timeout=t.timeout, verify=tls,
-                                     limits=httpx.Limits(max_connections=1)) as client:   # max_concurrency in flight
+                                     limits=httpx.Limits(max_connections=1)) as client:  # max_concurrency in flight
             while queue:
                 s = queue.pop()
-                try: res = await ask(client, t, state, messages(s, t.images))
+                try: res = await ask(client, t, state, run.messages(s, t.images))
                 except OSError as e:                      # an unreadable image: this pair fails, not the run
                     res = dict(text=None, finish_reason=None, usage=None, error=f"{type(e).__name__}: {e}",
                                status='input', latency_s=None, elapsed_s=0.0, attempts=0, retries=[])
-                await journal.append(_record(s, t, style, settings, prompt_fingerprint(s, style, t.images, system), res))
+                sha = prompt_fingerprint(s, run.style, t.images, run.system)
+                await run.journal.append(_record(s, t, run.style, settings, sha, res))
                 bar.update(1)
     await asyncio.gather(*(worker() for _ in range(min(t.max_concurrency, len(queue)))))
     bar.close()
-    times[t.name] = round(time.monotonic() - t0, 3)
+    run.seconds[t.name] = round(time.monotonic() - t0, 3)
 
-# %% ../nbs/00b_collect.ipynb #760d036c
+# %% ../nbs/00b_collect.ipynb #ad967bd8
 def _check_unique(studies, teachers):
     for what, names in (('study ids', [s.study_id for s in studies]), ('teacher names', [t.name for t in teachers])):
-        if dup := sorted(k for k, c in Counter(names).items() if c > 1): raise ValueError(f"duplicate {what}: {dup[:5]}")
+        dup = sorted(k for k, c in Counter(names).items() if c > 1)
+        if dup: raise ValueError(f"duplicate {what}: {dup[:5]}")
 
-# %% ../nbs/00b_collect.ipynb #0e0a7618
+# %% ../nbs/00b_collect.ipynb #4bd3f932
 def collect(studies:Iterable[Study],          # the studies to ask about (unique ids)
             teachers:list[TeacherEndpoint],   # the teachers to ask (unique names)
             out_path:str|Path,                # answers JSONL: appended; a rerun asks only the missing pairs
@@ -369,22 +399,22 @@ def collect(studies:Iterable[Study],          # the studies to ask about (unique
     for t in teachers: t.headers()                      # a missing key stops us before anything is sent
     for s in studies if style == 'rationale' else []: given_diagnoses(s)
     out_path = Path(out_path); out_path.parent.mkdir(parents=True, exist_ok=True)
-    done, messages, times = _done(out_path, studies, teachers, style, system, max_side), _Messages(style, system, max_side), {}
+    done, seconds = _done(out_path, studies, teachers, style, system, max_side), {}
     async def main():
         with open(out_path, 'a', encoding='utf-8') as f:
-            journal = Journal(f)                    # one file, one writer, shared by every teacher
-            await asyncio.gather(*(_run_teacher(t, [s for s in studies if (s.study_id, t.name) not in done], len(studies),
-                                                journal, style, t.settings(style, max_side), system, messages, seed, i,
-                                                progress, times) for i, t in enumerate(teachers)))
+            run = _Run(style, system, max_side, seed, progress, Journal(f), _Messages(style, system, max_side),
+                       len(studies), seconds)            # one file, one writer, shared by every teacher
+            await asyncio.gather(*(_run_teacher(run, t, [s for s in studies if (s.study_id, t.name) not in done], i)
+                                   for i, t in enumerate(teachers)))
     run_async(main())
-    summary = collect_summary(read_answers(out_path), teachers, {s.study_id for s in studies}, times)
+    summary = collect_summary(read_answers(out_path), teachers, {s.study_id for s in studies}, seconds)
     if progress: print(format_summary(summary))
     return summary
 
-# %% ../nbs/00b_collect.ipynb #abfd076f
+# %% ../nbs/00b_collect.ipynb #13bbcc48
 def collect_summary(records:Iterable[dict], teachers:list[TeacherEndpoint]|None=None, study_ids:set|None=None,
                     seconds:dict|None=None) -> dict:
-    "Per teacher: answered, refused, truncated, failed, retries, tokens (and seconds this run) over each pair's final record."
+    "Per teacher, over each pair's final record: answered, refused, truncated, failed, retries, tokens (seconds)."
     final = final_records(records)
     names = [t.name for t in teachers] if teachers is not None else sorted({t for _, t in final})
     out = {n: dict(answered=0, refused=0, truncated=0, failed=0, retries=0, prompt_tokens=0, completion_tokens=0)
@@ -410,7 +440,7 @@ def format_summary(summary:dict) -> str:
     rows += [f"{n:<{w}}  " + '  '.join(f"{c.get(k, ''):>{len(k)}}" for k in cols) for n, c in summary.items()]
     return '\n'.join(rows)
 
-# %% ../nbs/00b_collect.ipynb #319e750d
+# %% ../nbs/00b_collect.ipynb #06268c9a
 _META_KEYS = ('style', 'diagnoses_given', 'prompt_version', 'diagnoses', 'finish_reason', 'usage', 'latency_s',
               'attempts', 'retries', 'refusal')
 
@@ -419,7 +449,7 @@ def _trajectory_meta(r:dict) -> dict:
     st = r.get('settings') or {}
     return {**m, **{k: st[k] for k in ('model', 'temperature', 'top_p', 'max_tokens', 'seed') if st.get(k) is not None}}
 
-# %% ../nbs/00b_collect.ipynb #208d979b
+# %% ../nbs/00b_collect.ipynb #2a26164b
 def answers_to_studies(studies:Iterable[Study],  # the studies that were asked about
                        answers,                  # an answers file or its records
                        min_teachers:int=2,       # leave out studies with fewer answers (apo_kit compares >= 2)
@@ -431,14 +461,15 @@ def answers_to_studies(studies:Iterable[Study],  # the studies that were asked a
     out, short = [], []
     for s in studies:
         rs = by_study.get(s.study_id, [])
-        trajs = [Trajectory(r['teacher'], r['text'], meta=_trajectory_meta(r)) for r in rs if (r.get('text') or '').strip()]
-        fails = {r['teacher']: r['error'] or 'empty answer' for r in rs if not (r.get('text') or '').strip()}
+        ok = [r for r in rs if (r.get('text') or '').strip()]
+        trajs = [Trajectory(r['teacher'], r['text'], meta=_trajectory_meta(r)) for r in ok]
+        fails = {r['teacher']: r['error'] or 'empty answer' for r in rs if r not in ok}
         if len(trajs) < min_teachers: short.append(s.study_id); continue
         out.append(replace(s, trajectories=trajs, meta={**s.meta, **({'collect_failures': fails} if fails else {})}))
     if short: warnings.warn(f"{len(short)} studies left out: fewer than {min_teachers} teachers answered ({short[:5]})")
     return out
 
-# %% ../nbs/00b_collect.ipynb #36681ff3
+# %% ../nbs/00b_collect.ipynb #16d0cc3d
 @dataclass
 class CollectConfig:
     "What `apo-kit collect` reads from its TOML file (paths relative to the working directory)."
@@ -461,7 +492,7 @@ class CollectConfig:
             if bad := set(t) - tk: raise ValueError(f"{path}: teachers[{i}]: unknown settings {sorted(bad)}")
         return cls(**{**d, 'teachers': [TeacherEndpoint(**t) for t in d.get('teachers', [])]})
 
-# %% ../nbs/00b_collect.ipynb #1e76b432
+# %% ../nbs/00b_collect.ipynb #5eb22a8e
 def _print_plan(cfg, studies, allow_remote, show):
     done = _done(Path(cfg.out), studies, cfg.teachers, cfg.style, cfg.system or None, cfg.max_side)
     for t in cfg.teachers:
@@ -474,7 +505,7 @@ def _print_plan(cfg, studies, allow_remote, show):
         print(f"\n--- {s.study_id} ---\n{imgs}{teacher_prompt(s, cfg.style)}")
     if len(studies) > show: print(f"\n... and {len(studies) - show} more studies")
 
-# %% ../nbs/00b_collect.ipynb #b6106d3f
+# %% ../nbs/00b_collect.ipynb #46e4fff3
 def collect_cmd(config:str,               # TOML file: studies, out, style and one [[teachers]] table per teacher
                 dry_run:bool=False,       # print the plan and the prompts; send nothing
                 allow_remote:bool=False,  # allow endpoints off this machine (MIMIC-CXR's DUA forbids third parties)

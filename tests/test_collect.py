@@ -77,6 +77,13 @@ def test_bounded_concurrency_and_rate_limit(sim, tmp_path):
         arrivals = [a for a, _ in srv.times]
     assert took >= 1.8, took                                      # (30 - 10) requests at 10/s
     eq_(len(arrivals), 30)
+    with ToyServer() as srv:                                      # 30,000 tokens/min = 500/s, the bucket holds 500
+        t = TeacherEndpoint('t', srv.url, 'toy', max_tokens=8, max_concurrency=8, tokens_per_minute=30_000)
+        t0 = time.monotonic()
+        collect(sim[:20], [t], tmp_path/'c.jsonl', progress=False)
+        took = time.monotonic() - t0
+    used = sum(sum(r['usage'].values()) for r in read_answers(tmp_path/'c.jsonl'))
+    assert used > 1500 and took >= 0.9 * (used - 500) / 500, (used, took)
     for i in range(30):                                           # the bucket's promise, over every window
         for j in range(i, 30): assert j - i + 1 <= 10 + 10 * (arrivals[j] - arrivals[i]) + 1, (i, j)
 
