@@ -300,7 +300,7 @@ class Journal:
                 self.f.write(''.join(line for line, _ in batch)); self.f.flush()
                 await asyncio.to_thread(os.fsync, self.f.fileno())
                 self.commits += 1
-                for _, fut in batch: fut.set_result(None)
+                for _, fut in batch: fut.done() or fut.set_result(None)   # a cancelled worker no longer waits
         except BaseException as e:
             for _, fut in batch + self.pending: fut.done() or fut.set_exception(e)
             raise
