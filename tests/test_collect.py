@@ -34,9 +34,9 @@ def _answers_per_pair(path):
 def test_faults_every_pair_once_and_retries_match(sim, tmp_path):
     "429 (Retry-After), 500, dropped connections and answers slower than the timeout, at known rates through a proxy."
     rates = {'429': 0.06, '500': 0.1, 'drop': 0.1, 'slow': 0.06, 'lag': 0.1}
-    with ToyServer() as up, ToyServer(upstream=up.url, rates=rates, seed=1, retry_after='0.2', slow_s=0.6,
+    with ToyServer() as up, ToyServer(upstream=up.url, rates=rates, seed=1, retry_after='0.2', slow_s=2.0,
                                       lag_s=0.05) as proxy:
-        ts = [TeacherEndpoint(f't{i}', proxy.url, 'toy', temperature=0.3 * i, max_tokens=8, timeout=0.3,
+        ts = [TeacherEndpoint(f't{i}', proxy.url, 'toy', temperature=0.3 * i, max_tokens=8, timeout=1.0,
                               backoff=0.01, max_backoff=0.05, max_retries=12, max_concurrency=4) for i in range(3)]
         summary = collect(sim[:40], ts, tmp_path/'a.jsonl', progress=False)
         served = Counter(proxy.counts)
@@ -55,7 +55,7 @@ def test_faults_every_pair_once_and_retries_match(sim, tmp_path):
 
 def test_retry_after_honoured_by_the_whole_teacher(sim, tmp_path):
     "After a 429 with Retry-After: 1, no worker of that teacher sends anything for a second (backoff alone: 10 ms)."
-    with ToyServer(schedule=['429', 'lag'], retry_after='1', lag_s=0.2) as srv:
+    with ToyServer(schedule=['429', 'lag'], retry_after='1', lag_s=0.4) as srv:
         t = TeacherEndpoint('t', srv.url, 'toy', backoff=0.01, max_concurrency=2)
         collect(sim[:3], [t], tmp_path/'a.jsonl', progress=False)
         times = srv.times
