@@ -19,6 +19,7 @@ COMMANDS = {
     'drift':    ('apo_kit.drift:drift_cmd',   'teacher drift per pathology, reasoning step and stream: CSV tables, PNG figures, summary'),
     'simulate': ('apo_kit.simulate:simulate_cmd', 'write a synthetic multi-teacher set with planted, known drift'),
     'consensus': ('apo_kit.consensus:consensus_cmd', 'stage 2: one consensus trajectory per study (batched, resumable, gated)'),
+    'evaluate': ('apo_kit.evaluate:evaluate_cmd', 'did the student beat its teachers? per-pathology metrics, inheritance, CIs'),
 }
 
 def _command(name):

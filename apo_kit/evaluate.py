@@ -21,7 +21,8 @@ __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_
            'bootstrap', 'interval', 'coverage', 'classification_table', 'paired_differences', 'temporal_counts',
            'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats', 'report_scores',
            'inheritance', 'copying_student', 'consensus_stability', 'stability_runs', 'plot_classification',
-           'plot_inheritance', 'EvaluationReport', 'evaluation_report', 'save_evaluation', 'evaluate_cmd']
+           'plot_inheritance', 'EvaluationReport', 'report_differences', 'evaluation_report', 'save_evaluation',
+           'evaluate_cmd']
 
 # %% ../nbs/08_evaluate.ipynb #e57ed29c
 STUDENT = 'student'    # the source name the student's predictions get
@@ -283,9 +284,12 @@ def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.9
     X = confusion_counts(sc)                                                    # (S, T, P, 4)
     point, reps = bootstrap(X, lambda c: group_metrics(c, groups), n_boot, seed)
     cols, T = group_names(groups), len(sc.sources)
-    n_path = (X.sum(-1) > 0).sum(0)                                             # (T, P) studies scored
-    n = np.concatenate([n_path] + [np.repeat((X[..., [PATHOLOGIES.index(p) for p in ps], :].sum((-1, -2)) > 0).sum(0)[:, None], 2, 1)
-                                   for ps in groups.values()], 1)
+    idx = [[PATHOLOGIES.index(p) for p in ps] for ps in groups.values()]
+    def per_col(a):                                                             # (S, T, P) -> (T, P + 2·groups)
+        return np.concatenate([a.sum(0)] + [np.repeat(a[..., i].max(-1).sum(0)[:, None], 2, 1) for i in idx], 1)
+    n = per_col(X.sum(-1) > 0)                                                  # studies scored
+    pos = np.concatenate([(X[..., [0, 2]].sum(-1)).sum(0)] + [np.repeat(X[..., i, :][..., [0, 2]].sum((0, -1, -2))[:, None], 2, 1)
+                                                             for i in idx], 1)  # reference positives (cells)
     refs = list(sc.reference) + [_ref_name([sc.reference[PATHOLOGIES.index(p)] for p in ps]) for ps in groups.values() for _ in (0, 1)]
     rows = []
     for k in METRICS:
@@ -293,9 +297,9 @@ def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.9
         for t, src in enumerate(sc.sources):
             how = sc.asked.get(src, '')
             for j, col in enumerate(cols):
-                rows.append((src, col, k, point[k][t, j], lo[t, j], hi[t, j], int(n[t, j]), refs[j],
+                rows.append((src, col, k, point[k][t, j], lo[t, j], hi[t, j], int(n[t, j]), int(pos[t, j]), refs[j],
                              NOT_SCORED if n[t, j] == 0 and how == 'given' else how))
-    df = pd.DataFrame(rows, columns=['source', 'pathology', 'metric', 'value', 'lo', 'hi', 'n', 'reference', 'asked'])
+    df = pd.DataFrame(rows, columns=['source', 'pathology', 'metric', 'value', 'lo', 'hi', 'n', 'n_positive', 'reference', 'asked'])
     return df, reps
 
 # %% ../nbs/08_evaluate.ipynb #ee072fe0
@@ -620,8 +624,8 @@ class EvaluationReport:
                        else f"{r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]", axis=1)
         w = t.assign(cell=cell).pivot(index='source', columns='pathology', values='cell')
         w = w.reindex(index=list(dict.fromkeys(t.source)), columns=[p for p in pathologies if p in w.columns])
-        n = t.groupby('pathology').n.max()
-        w.columns = [f"{p} (n={n[p]})" for p in w.columns]
+        n, pos = t.groupby('pathology').n.max(), t.groupby('pathology').n_positive.max()
+        w.columns = [f"{p} (n={n[p]}, {pos[p]} pos.)" for p in w.columns]
         return w
 
 # %% ../nbs/08_evaluate.ipynb #8cee9f2c
@@ -640,7 +644,22 @@ def _notes(sc, unknown):
                          f"{'blind' if unknown == 'blind' else 'given (not scored)'}; if they were shown the diagnoses (CXR-MAX), pass unknown='given'")
     return notes
 
-# %% ../nbs/08_evaluate.ipynb #db378c2f
+# %% ../nbs/08_evaluate.ipynb #c0c88f58
+def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95) -> pd.DataFrame:
+    "Student minus each teacher on every report metric, paired (the same resampled studies), as `paired_differences` rows."
+    v, rows = rm.set_index(['source', 'metric']), []
+    for t in [s for s in reps if s != student]:
+        for m in rm.metric.unique():
+            d = reps[student][m] - reps[t][m]
+            lo, hi = interval(d, level)
+            ok = (~np.isnan(d)).sum()
+            p = min(1, 2 * min((d <= 0).sum(), (d >= 0).sum()) / max(ok, 1)) if ok else np.nan
+            a, b = v.loc[(student, m)], v.loc[(t, m)]
+            rows.append((t, 'report text', m, a.value, b.value, a.value - b.value, lo, hi, p, int(min(a.n, b.n))))
+    return pd.DataFrame(rows, columns=['teacher', 'pathology', 'metric', 'student', 'teacher_value', 'difference', 'lo', 'hi',
+                                       'p_value', 'n'])
+
+# %% ../nbs/08_evaluate.ipynb #2b0c7475
 def evaluation_report(studies,                  # Study objects with the teachers' trajectories (and truth where known)
                       predictions=None,         # the student's: a `predict` file, records or {study_id: text}; None: teachers only
                       student:str=STUDENT,      # the student's source name
@@ -661,13 +680,14 @@ def evaluation_report(studies,                  # Study objects with the teacher
     diffs = paired_differences(sc, table, reps, level)
     temporal = temporal_table(sc, n_boot, seed, level)
     full = with_student(studies, predictions, student) if predictions is not None else studies
-    rm = report_scores(sc, full, n_boot, seed, level, report_metrics)[0] if report_metrics else pd.DataFrame()
+    rm, rreps = report_scores(sc, full, n_boot, seed, level, report_metrics) if report_metrics else (pd.DataFrame(), {})
+    if sc.student is not None and rreps: diffs = pd.concat([diffs, report_differences(rm, rreps, sc.student, level)], ignore_index=True)
     inh = inheritance(sc, n_boot, seed, level) if sc.student is not None else None
     return EvaluationReport(table, diffs, temporal, rm, inh, _notes(sc, unknown), len(studies),
                             dict(uncertain=uncertain, reference=reference, unknown=unknown, refusals=refusals,
                                  n_boot=n_boot, seed=seed, level=level, source=source, student=sc.student))
 
-# %% ../nbs/08_evaluate.ipynb #60fd9608
+# %% ../nbs/08_evaluate.ipynb #5e83b5d5
 def _figures(self:EvaluationReport) -> dict:
     "The report's figures by name."
     st = self.options.get('student')
@@ -677,7 +697,7 @@ def _figures(self:EvaluationReport) -> dict:
     return figs
 EvaluationReport.figures = _figures
 
-# %% ../nbs/08_evaluate.ipynb #35facaec
+# %% ../nbs/08_evaluate.ipynb #279c6578
 def _summary(self:EvaluationReport) -> str:
     "A few lines for the terminal."
     L = [f"{self.n_studies} studies; uncertain={self.options['uncertain']}; {int(self.options['level'] * 100)}% bootstrap "
@@ -691,7 +711,7 @@ def _summary(self:EvaluationReport) -> str:
     return '\n'.join(L)
 EvaluationReport.summary = _summary
 
-# %% ../nbs/08_evaluate.ipynb #aa461fbf
+# %% ../nbs/08_evaluate.ipynb #8df5e34e
 def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> list[Path]:
     "Write the tables (CSV), everything as one JSON, the figures (PNG) and summary.txt into `out`; the paths."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -708,7 +728,7 @@ def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> l
     (out/'summary.txt').write_text(report.summary() + '\n'); written.append(out/'summary.txt')
     return written
 
-# %% ../nbs/08_evaluate.ipynb #014d6fae
+# %% ../nbs/08_evaluate.ipynb #66713359
 def evaluate_cmd(studies:str,             # apo_kit JSONL (or ms-swift / Parquet) of held-out studies with teacher trajectories
                  predictions:str='',      # the student's predictions (JSONL of {study_id, text}); empty: teachers only
                  out:str='evaluation',    # directory for CSV tables, evaluation.json, PNG figures and summary.txt
