@@ -34,20 +34,21 @@ def asked(traj:Trajectory, study_id:str='?') -> str:
     v = (traj.meta or {}).get('diagnoses_given')
     if v is None: return 'unknown'
     if not isinstance(v, bool):
-        raise ValueError(f"study {study_id!r}, teacher {traj.teacher!r}: meta['diagnoses_given'] must be true or false, got {v!r}")
+        raise ValueError(f"study {study_id!r}, teacher {traj.teacher!r}: meta['diagnoses_given'] must be true or "
+                         f"false, got {v!r}")
     return 'given' if v else 'blind'
 
-# %% ../nbs/08_evaluate.ipynb #1cf2079b
-from .consensus import _generate_batch, _settings, _count, _image_tokens, read_consensus, study_seed, context_length, OOM_ERRORS
-
+# %% ../nbs/08_evaluate.ipynb #ef624bf6
 def _prompts(studies, proc, vlm, system, budget):
     "(study, messages, prompt tokens) for each study, longest first; a prompt over the budget is an error."
     from apo_kit.models import study_messages, study_images
+    from apo_kit.consensus import _count, _image_tokens
     out = []
     for s in studies:
         msgs = study_messages(s, vlm, system)
         n = _count(proc, msgs) + (_image_tokens(proc, study_images(s)) if vlm and s.images else 0)
-        if n > budget: raise ValueError(f"study {s.study_id!r}: the prompt takes {n} tokens, over the {budget} left for it")
+        if n > budget:
+            raise ValueError(f"study {s.study_id!r}: the prompt takes {n} tokens, over the {budget} left for it")
         out.append((s, msgs, n))
     return sorted(out, key=lambda x: -x[2])
 
@@ -66,7 +67,9 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
            ) -> list[dict]:
     "The student's own trajectory for each study (its training prompt, no teacher context): batched and resumable."
     from tqdm.auto import tqdm
-    from apo_kit.models import is_vlm, study_images
+    from apo_kit.models import is_vlm, study_images                             # torch and transformers load here, not
+    from apo_kit.consensus import (_generate_batch, _settings, read_consensus,   # when the module is imported
+                                   study_seed, context_length, OOM_ERRORS)
     model, proc = student
     vlm = is_vlm(proc) and is_vlm(model)
     max_length = max_length or context_length(model, proc)
@@ -74,7 +77,8 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
                 'task': 'predict', 'system': system}
     out_path, studies = Path(out_path), list(studies)
     ids = [s.study_id for s in studies]
-    if len(set(ids)) != len(ids): raise ValueError(f"duplicate study ids: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate study ids: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = read_consensus(out_path, repair=True)
     if done and done[0].get('generation') != settings:
@@ -89,8 +93,9 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
             batch = todo[i:i + bs]
             try:
                 if before_generate is not None: before_generate([s.study_id for s, *_ in batch])
-                outs = _generate_batch(model, proc, [m for _, m, _ in batch], [study_seed(seed, s.study_id) for s, *_ in batch],
-                                       [study_images(s) for s, *_ in batch] if vlm else None, max_new_tokens,
+                seeds = [study_seed(seed, s.study_id) for s, *_ in batch]
+                images = [study_images(s) for s, *_ in batch] if vlm else None  # loaded per batch
+                outs = _generate_batch(model, proc, [m for _, m, _ in batch], seeds, images, max_new_tokens,
                                        do_sample, temperature, top_p)
             except OOM_ERRORS:
                 if bs == 1: raise
@@ -103,7 +108,19 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
     bar.close()
     return read_consensus(out_path)
 
-# %% ../nbs/08_evaluate.ipynb #b0945aed
+# %% ../nbs/08_evaluate.ipynb #3a233230
+def _jsonl(path):
+    "The records of a JSONL file; a broken line (a torn last line from a killed run too) is an error naming it."
+    out = []
+    with open(path, encoding='utf-8') as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip(): continue
+            try: out.append(json.loads(line))
+            except ValueError:
+                msg = "broken JSON line (a killed run? rerun `predict` to finish it)"
+                raise DataError(path, n, '<json>', msg) from None
+    return out
+
 def read_predictions(predictions) -> dict:
     "{study_id: text} from a JSONL file of records (`text` or `consensus`), a list of records, or a dict."
     if isinstance(predictions, dict): return {str(k): v for k, v in predictions.items()}
@@ -111,13 +128,14 @@ def read_predictions(predictions) -> dict:
     if isinstance(predictions, (str, Path)):
         path = Path(predictions)
         if not path.exists(): raise FileNotFoundError(f"{path}: predictions file not found")
-        predictions = read_consensus(path)
+        predictions = _jsonl(path)
     out = {}
     for i, r in enumerate(predictions, 1):
         where = (path or '<records>', i)
         if not isinstance(r, dict) or 'study_id' not in r: raise DataError(*where, 'study_id', 'missing required field')
         text = r.get('text', r.get('consensus'))
-        if not isinstance(text, str): raise DataError(*where, 'text', f"must be a string (or a 'consensus' field), got {text!r:.60}")
+        if not isinstance(text, str):
+            raise DataError(*where, 'text', f"must be a string (or a 'consensus' field), got {text!r:.60}")
         if str(r['study_id']) in out: raise DataError(*where, 'study_id', f"duplicate study_id {r['study_id']!r}")
         out[str(r['study_id'])] = text
     return out
@@ -172,15 +190,17 @@ def _asked_by_source(tl):
 
 def scoring(tl:TeacherLabels,
             student:str|None=None,       # the student's source name (None: teachers only)
-            uncertain:str='positive',    # -1 counts as 'positive' (report-generation convention), 'negative' or 'exclude'
+            uncertain:str='positive',    # -1 counts as 'positive' (report-generation convention), 'negative', 'exclude'
             reference:str='auto',        # 'truth', 'majority', or 'auto' (truth for pathologies the data annotates)
             unknown:str='blind',         # teacher trajectories without meta['diagnoses_given']: 'blind' or 'given'
             refusals:str='negative',     # a refusal states no finding ('negative') or is not scored ('exclude')
            ) -> Scoring:
     "The arrays every metric reads: labels (given-diagnoses teacher trajectories masked), references, sources."
     if unknown not in ('blind', 'given'): raise ValueError(f"unknown must be 'blind' or 'given', got {unknown!r}")
-    if refusals not in ('negative', 'exclude'): raise ValueError(f"refusals must be 'negative' or 'exclude', got {refusals!r}")
-    if reference not in ('auto', 'truth', 'majority'): raise ValueError(f"reference must be auto, truth or majority, got {reference!r}")
+    if refusals not in ('negative', 'exclude'):
+        raise ValueError(f"refusals must be 'negative' or 'exclude', got {refusals!r}")
+    if reference not in ('auto', 'truth', 'majority'):
+        raise ValueError(f"reference must be 'auto', 'truth' or 'majority', got {reference!r}")
     cube = tl.cube()
     y = binarize(cube, uncertain, 'negative')
     if refusals == 'negative': y[cube.wrote & ~cube.present] = 0.0                # a refusal names no finding
@@ -215,7 +235,7 @@ def classification_metrics(c:np.ndarray) -> dict:
     "The six metrics from counts (..., 4) = TP, FP, FN, TN (NaN where undefined)."
     tp, fp, fn, tn = np.moveaxis(np.asarray(c, float), -1, 0)
     with np.errstate(invalid='ignore', divide='ignore'):
-        sens = tp / (tp + fn)                                                     # recall = sensitivity = TP / (TP + FN)
+        sens = tp / (tp + fn)                                   # recall = sensitivity = TP / (TP + FN)
         return dict(accuracy=(tp + tn) / (tp + fp + fn + tn), precision=tp / (tp + fp), recall=sens,
                     f1=2 * tp / (2 * tp + fp + fn), sensitivity=sens, specificity=tn / (tn + fp))
 
@@ -251,7 +271,8 @@ def bootstrap(X:np.ndarray,              # (S, ...) per-study additive statistic
     "The statistic on all studies, and its `n_boot` bootstrap replicates: ({k: (...)}, {k: (n_boot, ...)})."
     flat = X.reshape(len(X), -1).astype(np.float32)
     point = {k: v[0] for k, v in stat(X.sum(0, dtype=np.float64)[None]).items()}
-    reps = [stat((W @ flat).astype(np.float64).reshape(len(W), *X.shape[1:])) for W in resample_weights(len(X), n_boot, seed)]
+    reps = [stat((W @ flat).astype(np.float64).reshape(len(W), *X.shape[1:]))      # Σ_s w_bs·X_s, (b, ...)
+            for W in resample_weights(len(X), n_boot, seed)]
     return point, {k: np.concatenate([r[k] for r in reps]) for k in point}
 
 def interval(reps:np.ndarray, level:float=.95) -> tuple[np.ndarray, np.ndarray]:
@@ -279,7 +300,8 @@ NOT_SCORED = 'given the diagnoses: not scored'
 def _ref_name(used):
     u = sorted(set(used)); return u[0] if len(u) == 1 else ' + '.join(u)
 
-def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95, groups:dict=GROUPS) -> tuple[pd.DataFrame, dict]:
+def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95,
+                         groups:dict=GROUPS) -> tuple[pd.DataFrame, dict]:
     "Tidy table of the six metrics per source and pathology/group with bootstrap intervals; and the replicates."
     X = confusion_counts(sc)                                                    # (S, T, P, 4)
     point, reps = bootstrap(X, lambda c: group_metrics(c, groups), n_boot, seed)
@@ -288,9 +310,8 @@ def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.9
     def per_col(a):                                                             # (S, T, P) -> (T, P + 2·groups)
         return np.concatenate([a.sum(0)] + [np.repeat(a[..., i].max(-1).sum(0)[:, None], 2, 1) for i in idx], 1)
     n = per_col(X.sum(-1) > 0)                                                  # studies scored
-    pos = np.concatenate([(X[..., [0, 2]].sum(-1)).sum(0)] + [np.repeat(X[..., i, :][..., [0, 2]].sum((0, -1, -2))[:, None], 2, 1)
-                                                             for i in idx], 1)  # reference positives (cells)
-    refs = list(sc.reference) + [_ref_name([sc.reference[PATHOLOGIES.index(p)] for p in ps]) for ps in groups.values() for _ in (0, 1)]
+    pos = per_col(X[..., 0] + X[..., 2])                                        # reference positives (TP + FN)
+    refs = list(sc.reference) + [_ref_name(sc.reference[i]) for i in idx for _ in (0, 1)]
     rows = []
     for k in METRICS:
         lo, hi = interval(reps[k], level)
@@ -299,7 +320,8 @@ def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.9
             for j, col in enumerate(cols):
                 rows.append((src, col, k, point[k][t, j], lo[t, j], hi[t, j], int(n[t, j]), int(pos[t, j]), refs[j],
                              NOT_SCORED if n[t, j] == 0 and how == 'given' else how))
-    df = pd.DataFrame(rows, columns=['source', 'pathology', 'metric', 'value', 'lo', 'hi', 'n', 'n_positive', 'reference', 'asked'])
+    df = pd.DataFrame(rows, columns=['source', 'pathology', 'metric', 'value', 'lo', 'hi', 'n', 'n_positive',
+                                     'reference', 'asked'])
     return df, reps
 
 # %% ../nbs/08_evaluate.ipynb #ee072fe0
@@ -345,9 +367,9 @@ def temporal_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> 
     point, reps = bootstrap(X, stat, n_boot, seed)
     lo, hi = interval(reps['temporal_accuracy'], level)
     n = np.concatenate([(X[..., 1] > 0).sum(0), (X[..., 1].sum(-1) > 0).sum(0)[:, None]], 1)
-    return pd.DataFrame([(src, f, 'temporal_accuracy', point['temporal_accuracy'][t, j], lo[t, j], hi[t, j], int(n[t, j]),
-                          sc.asked.get(src, '')) for t, src in enumerate(sc.sources)
-                         for j, f in enumerate([*TEMPORAL_FINDINGS, 'average'])],
+    v = point['temporal_accuracy']
+    return pd.DataFrame([(src, f, 'temporal_accuracy', v[t, j], lo[t, j], hi[t, j], int(n[t, j]), sc.asked.get(src, ''))
+                         for t, src in enumerate(sc.sources) for j, f in enumerate([*TEMPORAL_FINDINGS, 'average'])],
                         columns=['source', 'pathology', 'metric', 'value', 'lo', 'hi', 'n', 'asked'])
 
 # %% ../nbs/08_evaluate.ipynb #ad6c34f4
@@ -372,8 +394,9 @@ _METEOR = {}   # one jar per process: it spends ~20 s loading its paraphrase tab
 def meteor_scorer():
     "pycocoevalcap's METEOR (its bundled jar on Java, started once); a clear error when Java is missing."
     if shutil.which('java') is None:
-        raise RuntimeError("METEOR runs pycocoevalcap's meteor-1.5.jar on Java, but the program 'java' was not found on "
-                           "PATH; install a Java runtime (Debian: apt-get install default-jre-headless) or leave METEOR out")
+        raise RuntimeError("METEOR runs pycocoevalcap's meteor-1.5.jar on Java, but the program 'java' was not found "
+                           "on PATH; install a Java runtime (Debian: apt-get install default-jre-headless) or leave "
+                           "METEOR out")
     from pycocoevalcap.meteor.meteor import Meteor
     if 'jar' not in _METEOR: _METEOR['jar'] = Meteor()
     return _METEOR['jar']
@@ -422,7 +445,8 @@ def report_stats(hyps:list[str],          # one hypothesis per study
 # %% ../nbs/08_evaluate.ipynb #24008daa
 OTHER_TEACHERS = "other teachers' reports (leave-one-out)"
 
-def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=.95, metrics=REPORT_METRICS) -> tuple[pd.DataFrame, dict]:
+def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=.95,
+                  metrics=REPORT_METRICS) -> tuple[pd.DataFrame, dict]:
     "BLEU-1..4, METEOR, ROUGE-L, CIDEr per source with bootstrap intervals, n and the reference used; and replicates."
     studies, T = list(studies), len(sc.sources)
     text = {(s.study_id, t.teacher): t.text for s in studies for t in s.trajectories}
@@ -433,7 +457,9 @@ def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=
         for i, s in enumerate(studies):
             if (s.study_id, src) not in text: continue
             if s.reference_report: rs, kind = [s.reference_report], 'radiologist report'
-            else: rs, kind = [text[s.study_id, o] for o in teachers if o != src and (s.study_id, o) in text], OTHER_TEACHERS
+            else:
+                rs = [text[s.study_id, o] for o in teachers if o != src and (s.study_id, o) in text]
+                kind = OTHER_TEACHERS
             if rs: keep.append(i); hyps.append(text[s.study_id, src]); refs.append(rs); kinds.add(kind)
         corpus, X = report_stats(hyps, refs, metrics)
         full = np.zeros((len(studies), 14)); full[keep, :13] = np.nan_to_num(X); full[keep, 13] = 1
@@ -445,12 +471,13 @@ def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=
         all_reps[src] = reps
         for m in metrics:
             lo, hi = interval(reps[m], level)
-            rows.append((src, m, corpus.get(m, np.nan), lo, hi, len(keep), _ref_name(kinds) if kinds else '', sc.asked.get(src, '')))
+            rows.append((src, m, corpus.get(m, np.nan), lo, hi, len(keep), _ref_name(kinds) if kinds else '',
+                         sc.asked.get(src, '')))
     return pd.DataFrame(rows, columns=['source', 'metric', 'value', 'lo', 'hi', 'n', 'reference', 'asked']), all_reps
 
 # %% ../nbs/08_evaluate.ipynb #4c5868f2
 def _inheritance_stats(unique, same, s_wrong, eligible, stratum, K):
-    "Per-study additive statistics (S, U, 2 + K) + (S, 2K): inherited, unique, unique by stratum; student errors/cells by stratum."
+    "Per-study sums: per teacher inherited, unique, unique by stratum; the student's errors and cells by stratum."
     S, U, P = unique.shape
     oh = np.eye(K, dtype=np.float32)[np.where(eligible, stratum, 0)] * eligible[..., None]      # (S, P, K)
     per_u = np.concatenate([(unique & same).sum(2)[..., None], unique.sum(2)[..., None],
@@ -470,7 +497,7 @@ def _inheritance_stat(U, K):
 
 # %% ../nbs/08_evaluate.ipynb #782e30a7
 def inheritance(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> pd.DataFrame:
-    "Per teacher: unique errors, how many the student repeats, the rate, what chance predicts, and the excess (with CIs)."
+    "Per teacher: unique errors, how many the student repeats, the rate, what chance predicts, the excess (with CIs)."
     if sc.student is None: raise ValueError("inheritance needs a student: pass its predictions")
     teachers = sc.sources[:-1]
     v, s = sc.votes[:, :-1], sc.votes[:, -1]                                     # (S, U, P) teachers, (S, P) student
@@ -510,14 +537,16 @@ def _inheritance_rows(X, U, K, teachers, kind, n_boot, seed, level):
 
 # %% ../nbs/08_evaluate.ipynb #8f2bc475
 def copying_student(studies, teacher:str, p:float, seed:int=0, name:str=STUDENT) -> list[Study]:
-    "Studies with a simulated student: `teacher`'s trajectory with probability p, else the teachers' majority labels."
+    "Studies with a simulated student: `teacher`'s trajectory with probability p, else the teachers' majority."
     rng, out = np.random.default_rng(seed), []
     for s in studies:
         if rng.random() < p: t = s.trajectory(teacher); traj = Trajectory(name, t.text, t.labels, {'copied': teacher})
         else:
             votes = pd.DataFrame([t.labels or {} for t in s.trajectories]).reindex(columns=list(PATHOLOGIES))
             k = votes.isin([1, -1]).sum()                                       # unmentioned and refusals: negative
-            traj = Trajectory(name, '', {p_: int(k[p_] * 2 > len(votes)) for p_ in PATHOLOGIES}, {'copied': None})
+            lab = {p_: int(k[p_] * 2 > len(votes)) for p_ in PATHOLOGIES[1:]}
+            text = ' '.join(f"{p_}." for p_, v in lab.items() if v) or 'No acute cardiopulmonary process.'
+            traj = Trajectory(name, text, lab, {'copied': None})
         out.append(replace(s, trajectories=[*s.trajectories, traj]))
     return out
 
@@ -526,8 +555,7 @@ def consensus_stability(runs:dict,             # run name -> consensus file, rec
                         uncertain:str='positive', n_jobs:int=1) -> pd.DataFrame:
     "Agreement of the consensus with itself across runs (orders, seeds), per pathology and pooled, on shared studies."
     from apo_kit.labels import label_texts
-    preds = {k: read_predictions(v if not isinstance(v, list) else [dict(r, text=r.get('text', r.get('consensus'))) for r in v])
-             for k, v in runs.items()}
+    preds = {k: read_predictions(v) for k, v in runs.items()}
     if len(preds) < 2: raise ValueError("consensus_stability needs at least two runs")
     ids = sorted(set.intersection(*(set(p) for p in preds.values())))
     lab = np.stack([label_texts([p[i] for i in ids], n_jobs).to_numpy() for p in preds.values()], 1)  # (S, R, P)
@@ -538,17 +566,17 @@ def consensus_stability(runs:dict,             # run name -> consensus file, rec
         warnings.simplefilter('ignore', RuntimeWarning)
         agree = 1 - np.nanmean(pairwise_disagreement(k, n), 0)
         kappa = [fleiss_kappa(np.stack([k[:, p], n[:, p] - k[:, p]], 1)) for p in range(len(PATHOLOGIES))]
-    df = pd.DataFrame({'pathology': PATHOLOGIES, 'agreement': agree, 'fleiss_kappa': kappa, 'n': len(ids), 'runs': len(preds)})
-    pooled = pd.DataFrame({'pathology': ['all'], 'agreement': [1 - np.nanmean(pairwise_disagreement(k, n))],
-                           'fleiss_kappa': [fleiss_kappa(np.stack([k.ravel(), (n - k).ravel()], 1))], 'n': [len(ids)], 'runs': [len(preds)]})
-    return pd.concat([df, pooled], ignore_index=True)
+    pooled = (1 - np.nanmean(pairwise_disagreement(k, n)), fleiss_kappa(np.stack([k.ravel(), (n - k).ravel()], 1)))
+    return pd.DataFrame({'pathology': [*PATHOLOGIES, 'all'], 'agreement': [*agree, pooled[0]],
+                         'fleiss_kappa': [*kappa, pooled[1]], 'n': len(ids), 'runs': len(preds)})
 
 # %% ../nbs/08_evaluate.ipynb #fe6303ac
 def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
     "Stage 2's consensus for `studies` once per seed (each a new teacher order), resumable: {'seed N': records}."
     from apo_kit.consensus import synthesize
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    return {f'seed {s}': synthesize(student, studies, out_dir/f'consensus-seed{s}.jsonl', seed=s, **kwargs) for s in seeds}
+    return {f'seed {s}': synthesize(student, studies, out_dir/f'consensus-seed{s}.jsonl', seed=s, **kwargs)
+            for s in seeds}
 
 # %% ../nbs/08_evaluate.ipynb #a4cb3a41
 OKABE_ITO = ('#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999')
@@ -577,10 +605,9 @@ def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=ST
         y = np.arange(len(rows)) + off[j]
         ax.errorbar(d.value, y, xerr=[d.value - d.lo, d.hi - d.value], ls='none', lw=1, capsize=0,
                     color=sty[src]['color'], marker=sty[src]['marker'], ms=sty[src]['ms'], label=src)
-    ns = t.groupby('pathology').n.max()
-    refs = t.groupby('pathology').reference.first() if 'reference' in t else {}
-    ax.set_yticks(range(len(rows)), [f"{p}\n(n={ns[p]}, {'truth' if refs.get(p) == 'truth' else 'vs majority'})" for p in rows],
-                  fontsize=7)
+    ns, pos, refs = (t.groupby('pathology')[c].max() for c in ('n', 'n_positive', 'reference'))
+    short = lambda r: r.replace(LOO, 'teacher majority')
+    ax.set_yticks(range(len(rows)), [f"{p}\n(n={ns[p]}, {pos[p]} pos.; {short(refs[p])})" for p in rows], fontsize=7)
     ax.invert_yaxis(); ax.set_xlim(-.02, 1.02); ax.set_xlabel(f"{metric} (dot: value; bar: 95% bootstrap interval)")
     ax.grid(axis='x', alpha=.3)
     ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1, .5), frameon=False)
@@ -598,10 +625,12 @@ def plot_inheritance(inh:pd.DataFrame, kind:str='finding') -> Figure:
                 marker='o', color=OKABE_ITO[4], label='student repeats the unique error')
     ax.plot(d.chance, y, 's', mfc='none', color=OKABE_ITO[5], label="chance (student's own error rate)")
     for i, r in d.iterrows():
-        ax.text(1.01, i, f"{r.inherited}/{r.unique_errors}", va='center', fontsize=7, transform=ax.get_yaxis_transform())
+        ax.text(1.01, i, f"{r.inherited}/{r.unique_errors}", va='center', fontsize=7,
+                transform=ax.get_yaxis_transform())
     ax.set_yticks(y, d.teacher, fontsize=8); ax.invert_yaxis(); ax.set_xlim(0, 1)
     ax.set_xlabel(f"share of the teacher's unique {kind} errors the student repeats")
-    ax.legend(fontsize=7, loc='lower right'); ax.set_title(f"bias inheritance per teacher ({kind}; right: repeated/unique)", fontsize=10)
+    ax.legend(fontsize=7, loc='lower right')
+    ax.set_title(f"bias inheritance per teacher ({kind}; right: repeated/unique)", fontsize=10)
     return fig
 
 # %% ../nbs/08_evaluate.ipynb #87b9471b
@@ -617,7 +646,7 @@ class EvaluationReport:
     n_studies: int = 0
     options: dict = field(default_factory=dict)
 
-    def table(self, metric:str='f1', pathologies=(*FIVE, 'micro five', 'macro five', 'micro all 14', 'macro all 14')) -> pd.DataFrame:
+    def table(self, metric:str='f1', pathologies=(*FIVE, *group_names()[-4:])) -> pd.DataFrame:
         "The paper's table: sources x pathologies, each cell 'value [lo, hi]', unscorable teachers said plainly."
         t = self.classification.query('metric == @metric and pathology in @pathologies')
         cell = t.apply(lambda r: NOT_SCORED if r.asked == NOT_SCORED else '-' if pd.isna(r.value)
@@ -631,22 +660,26 @@ class EvaluationReport:
 # %% ../nbs/08_evaluate.ipynb #8cee9f2c
 def _notes(sc, unknown):
     notes, ref = [], set(sc.reference)
-    if LOO in ref: notes.append(f"no ground truth for {', '.join(p for p, r in zip(PATHOLOGIES, sc.reference) if r != 'truth')}: "
-                                f"scored against the {LOO} (the student against all teachers' majority)")
+    if LOO in ref:
+        no = ', '.join(p for p, r in zip(PATHOLOGIES, sc.reference) if r != 'truth')
+        notes.append(f"no ground truth for {no}: scored against the {LOO} (the student against all teachers' majority)")
     teachers = [t for t in sc.sources if t != sc.student]
     given = [t for t in teachers if sc.asked.get(t) == 'given']
     if given and len(given) == len(teachers):
-        notes.append("every teacher trajectory was written with the diagnoses given: teacher accuracy cannot be measured "
-                     "on this data (their rationales restate the labels); see the drift report for sides, signs and hedging")
+        notes.append("every teacher trajectory was written with the diagnoses given: teacher accuracy cannot be "
+                     "measured on this data (their rationales restate the labels); see the drift report for sides, "
+                     "signs and hedging")
     elif given: notes.append(f"not scored (written with the diagnoses given): {', '.join(given)}")
     unk = [t for t in teachers if 'unknown' in sc.asked.get(t, '')]
-    if unk: notes.append(f"{len(unk)} teachers do not say how they were asked (meta['diagnoses_given'] missing): scored as "
-                         f"{'blind' if unknown == 'blind' else 'given (not scored)'}; if they were shown the diagnoses (CXR-MAX), pass unknown='given'")
+    if unk:
+        how = 'blind' if unknown == 'blind' else 'given (not scored)'
+        notes.append(f"{len(unk)} teachers do not say how they were asked (meta['diagnoses_given'] missing): scored as "
+                     f"{how}; if they were shown the diagnoses (CXR-MAX), pass unknown='given'")
     return notes
 
 # %% ../nbs/08_evaluate.ipynb #c0c88f58
 def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95) -> pd.DataFrame:
-    "Student minus each teacher on every report metric, paired (the same resampled studies), as `paired_differences` rows."
+    "Student minus each teacher on every report metric, paired (the same resampled studies), as differences rows."
     v, rows = rm.set_index(['source', 'metric']), []
     for t in [s for s in reps if s != student]:
         for m in rm.metric.unique():
@@ -656,20 +689,20 @@ def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95)
             p = min(1, 2 * min((d <= 0).sum(), (d >= 0).sum()) / max(ok, 1)) if ok else np.nan
             a, b = v.loc[(student, m)], v.loc[(t, m)]
             rows.append((t, 'report text', m, a.value, b.value, a.value - b.value, lo, hi, p, int(min(a.n, b.n))))
-    return pd.DataFrame(rows, columns=['teacher', 'pathology', 'metric', 'student', 'teacher_value', 'difference', 'lo', 'hi',
-                                       'p_value', 'n'])
+    return pd.DataFrame(rows, columns=['teacher', 'pathology', 'metric', 'student', 'teacher_value', 'difference',
+                                       'lo', 'hi', 'p_value', 'n'])
 
 # %% ../nbs/08_evaluate.ipynb #2b0c7475
 def evaluation_report(studies,                  # Study objects with the teachers' trajectories (and truth where known)
-                      predictions=None,         # the student's: a `predict` file, records or {study_id: text}; None: teachers only
+                      predictions=None,         # the student's: `predict` file, records, {study_id: text}; None: none
                       student:str=STUDENT,      # the student's source name
-                      uncertain:str='positive', # -1 = 1 (report-generation convention); 'negative' or 'exclude' as options
+                      uncertain:str='positive', # -1 = 1 (report-generation convention); or 'negative', 'exclude'
                       reference:str='auto',     # 'auto' (truth where annotated), 'truth' or 'majority'
                       unknown:str='blind',      # trajectories without meta['diagnoses_given']: 'blind' or 'given'
                       refusals:str='negative',  # a refusal states no finding, or 'exclude' it
                       report_metrics=REPORT_METRICS, # report metrics to compute (() for none)
                       n_boot:int=1000, seed:int=0, level:float=.95,
-                      source:str='text',        # 'text' (label every trajectory) or 'labels' (stored labels where present)
+                      source:str='text',        # 'text' (label every trajectory) or 'labels' (stored ones if any)
                       n_jobs:int=1, progress:bool=False,
                      ) -> EvaluationReport:
     "Classification, temporal and report metrics per source, student-vs-teacher differences and inheritance, with CIs."
@@ -681,7 +714,8 @@ def evaluation_report(studies,                  # Study objects with the teacher
     temporal = temporal_table(sc, n_boot, seed, level)
     full = with_student(studies, predictions, student) if predictions is not None else studies
     rm, rreps = report_scores(sc, full, n_boot, seed, level, report_metrics) if report_metrics else (pd.DataFrame(), {})
-    if sc.student is not None and rreps: diffs = pd.concat([diffs, report_differences(rm, rreps, sc.student, level)], ignore_index=True)
+    if sc.student is not None and rreps:
+        diffs = pd.concat([diffs, report_differences(rm, rreps, sc.student, level)], ignore_index=True)
     inh = inheritance(sc, n_boot, seed, level) if sc.student is not None else None
     return EvaluationReport(table, diffs, temporal, rm, inh, _notes(sc, unknown), len(studies),
                             dict(uncertain=uncertain, reference=reference, unknown=unknown, refusals=refusals,
@@ -691,7 +725,8 @@ def evaluation_report(studies,                  # Study objects with the teacher
 def _figures(self:EvaluationReport) -> dict:
     "The report's figures by name."
     st = self.options.get('student')
-    figs = {f'classification_{m}': plot_classification(self.classification, m, st) for m in ('f1', 'sensitivity', 'specificity')}
+    figs = {f'classification_{m}': plot_classification(self.classification, m, st)
+            for m in ('f1', 'sensitivity', 'specificity')}
     if self.inheritance is not None:
         figs.update({f'inheritance_{k}': plot_inheritance(self.inheritance, k) for k in ('finding', 'laterality')})
     return figs
@@ -700,14 +735,16 @@ EvaluationReport.figures = _figures
 # %% ../nbs/08_evaluate.ipynb #279c6578
 def _summary(self:EvaluationReport) -> str:
     "A few lines for the terminal."
-    L = [f"{self.n_studies} studies; uncertain={self.options['uncertain']}; {int(self.options['level'] * 100)}% bootstrap "
-         f"intervals over studies ({self.options['n_boot']} resamples)", *(f"note: {n}" for n in self.notes), '']
+    o = self.options
+    L = [f"{self.n_studies} studies; uncertain={o['uncertain']}; {int(o['level'] * 100)}% bootstrap intervals over "
+         f"studies ({o['n_boot']} resamples)", *(f"note: {n}" for n in self.notes), '']
     L.append(self.table('f1', ('micro five', 'macro five', 'micro all 14', 'macro all 14')).to_string())
     st = self.options.get('student')
     if st is not None:
         d = self.differences.query('metric == "f1" and pathology == "macro all 14"')
         L += ['', f"{st} minus each teacher, macro F1 over 14 (paired bootstrap):"]
-        L += [f"  {r.teacher:<32} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] p={r.p_value:.3g} n={r.n}" for r in d.itertuples()]
+        L += [f"  {r.teacher:<32} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] p={r.p_value:.3g} n={r.n}"
+              for r in d.itertuples()]
     return '\n'.join(L)
 EvaluationReport.summary = _summary
 
@@ -724,12 +761,13 @@ def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> l
               **{k: json.loads(df.to_json(orient='records')) for k, df in tables.items() if df is not None})
     (out/'evaluation.json').write_text(json.dumps(js, indent=1)); written.append(out/'evaluation.json')
     if plots:
-        for k, fig in report.figures().items(): fig.savefig(out/f'{k}.png', dpi=110, bbox_inches='tight'); written.append(out/f'{k}.png')
+        for k, fig in report.figures().items():
+            fig.savefig(out/f'{k}.png', dpi=110, bbox_inches='tight'); written.append(out/f'{k}.png')
     (out/'summary.txt').write_text(report.summary() + '\n'); written.append(out/'summary.txt')
     return written
 
 # %% ../nbs/08_evaluate.ipynb #66713359
-def evaluate_cmd(studies:str,             # apo_kit JSONL (or ms-swift / Parquet) of held-out studies with teacher trajectories
+def evaluate_cmd(studies:str,             # apo_kit JSONL (or ms-swift / Parquet): held-out studies and trajectories
                  predictions:str='',      # the student's predictions (JSONL of {study_id, text}); empty: teachers only
                  out:str='evaluation',    # directory for CSV tables, evaluation.json, PNG figures and summary.txt
                  student:str=STUDENT,     # the student's source name

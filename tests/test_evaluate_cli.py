@@ -11,12 +11,12 @@ def _files(tmp_path, n=60):
     save_studies(sim.studies, tmp_path/'studies.jsonl')
     st = E.copying_student(sim.studies, sim.teachers[0].name, .5)
     with open(tmp_path/'pred.jsonl', 'w') as f:
-        for s in st: f.write(json.dumps({'study_id': s.study_id, 'text': s.trajectories[-1].text or 'No acute process.'}) + '\n')
+        for s in st: f.write(json.dumps({'study_id': s.study_id, 'text': s.trajectories[-1].text}) + '\n')
     return sim
 
 def _run(*args):
-    return subprocess.run([sys.executable, '-c', 'import sys; from apo_kit.cli import main; sys.exit(main())', 'evaluate',
-                           *map(str, args)], capture_output=True, text=True)
+    code = 'import sys; from apo_kit.cli import main; sys.exit(main())'
+    return subprocess.run([sys.executable, '-c', code, 'evaluate', *map(str, args)], capture_output=True, text=True)
 
 def test_cli_writes_tables_json_and_figures(tmp_path):
     _files(tmp_path)
@@ -36,5 +36,6 @@ def test_cli_errors(tmp_path):
     assert r.returncode == 1 and 'nope.jsonl: file not found' in r.stderr, r.stderr
     lines = (tmp_path/'pred.jsonl').read_text().splitlines()
     (tmp_path/'short.jsonl').write_text('\n'.join(lines[:-1]) + '\n')
-    r = _run(tmp_path/'studies.jsonl', '--predictions', tmp_path/'short.jsonl', '--out', tmp_path/'ev', '--no_report_metrics')
+    r = _run(tmp_path/'studies.jsonl', '--predictions', tmp_path/'short.jsonl', '--out', tmp_path/'ev',
+             '--no_report_metrics')
     assert r.returncode == 1 and '1 of 60 studies have no prediction' in r.stderr, r.stderr

@@ -1,5 +1,6 @@
-"""Planted effects are recovered: copying one teacher is inheritance from that teacher only; a majority student beats the
-average teacher; bootstrap intervals cover the truth at their nominal rate; given-diagnoses teachers are never scored."""
+"""Planted effects are recovered: copying one teacher is inheritance from that teacher only; a majority student
+beats the average teacher; bootstrap intervals cover the truth at their nominal rate; given-diagnoses teachers are
+never scored."""
 import time
 from dataclasses import replace
 import numpy as np, pytest
@@ -20,7 +21,7 @@ def test_copying_teacher_u_is_inherited_from_u_only(sim):
     res = {p: _inh(sim, u, p) for p in (0, .25, .5, .75, 1)}
     rates = [res[p].inheritance[u] for p in res]
     assert all(a < b for a, b in zip(rates, rates[1:])), rates                   # rises with p
-    eq_(rates[0], 0.0)                                                          # the majority never repeats a lone error
+    eq_(rates[0], 0.0)                                          # the majority never repeats a lone error
     eq_(rates[-1], 1.0)                                                         # a full copy repeats them all
     for p, d in res.items():
         others = d.drop(u)
@@ -51,7 +52,8 @@ def _draw(rng, S=150, prev=.3, sens=.8, spec=.9):
 def test_bootstrap_coverage_is_nominal():
     "400 data sets: a 95% interval covers ~380 (SE ~4.4); an 80% one would cover ~320. Under 20 s."
     t = time.perf_counter()
-    cov = E.coverage({'sensitivity': .8, 'specificity': .9, 'accuracy': .3 * .8 + .7 * .9}, _draw, repeats=400, n_boot=400)
+    true = {'sensitivity': .8, 'specificity': .9, 'accuracy': .3 * .8 + .7 * .9}
+    cov = E.coverage(true, _draw, repeats=400, n_boot=400)
     assert all(.91 <= v <= .985 for v in cov.values()), cov
     cov80 = E.coverage({'sensitivity': .8}, _draw, repeats=400, n_boot=400, level=.8)
     assert .72 <= cov80['sensitivity'] <= .88, cov80
@@ -61,7 +63,8 @@ def _asked(studies, flags):
     "Copies of `studies` whose i-th teacher trajectory carries meta['diagnoses_given'] = flags[i] (None: no key)."
     out = []
     for s in studies:
-        ts = [replace(t, meta={**t.meta, **({} if f is None else {'diagnoses_given': f, 'style': 'rationale' if f else 'report'})})
+        ts = [replace(t, meta={**t.meta, **({} if f is None else
+                                            {'diagnoses_given': f, 'style': 'rationale' if f else 'report'})})
               for t, f in zip(s.trajectories, flags)]
         out.append(replace(s, trajectories=ts))
     return out

@@ -43,7 +43,8 @@ def test_rerun_generates_nothing_and_torn_line_is_redone(tiny, studies, tmp_path
 def test_changed_setting_is_refused(tiny, studies, tmp_path):
     out = tmp_path/'pred.jsonl'
     E.predict(tiny, studies[:1], out, max_new_tokens=4, progress=False)
-    for kw in (dict(max_new_tokens=5), dict(max_new_tokens=4, do_sample=True), dict(max_new_tokens=4, system='Be brief.')):
+    for kw in (dict(max_new_tokens=5), dict(max_new_tokens=4, do_sample=True),
+               dict(max_new_tokens=4, system='Be brief.')):
         fail_(lambda: E.predict(tiny, studies[:1], out, progress=False, **kw), contains='other settings')
 
 def test_predictions_feed_the_report(tiny, studies, tmp_path):
@@ -53,6 +54,7 @@ def test_predictions_feed_the_report(tiny, studies, tmp_path):
     eq_(E.read_predictions(tmp_path/'p.jsonl'), {r['study_id']: r['text'] for r in recs})
 
 def test_duplicate_ids_and_long_prompts(tiny, studies, tmp_path):
-    fail_(lambda: E.predict(tiny, [studies[0], studies[0]], tmp_path/'d.jsonl', progress=False), contains='duplicate study ids')
+    fail_(lambda: E.predict(tiny, [studies[0], studies[0]], tmp_path/'d.jsonl', progress=False),
+          contains='duplicate study ids')
     fail_(lambda: E.predict(tiny, studies[:1], tmp_path/'l.jsonl', max_length=40, max_new_tokens=30, progress=False),
           contains=f"study {studies[0].study_id!r}: the prompt takes")
