@@ -20,9 +20,9 @@ __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_
            'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names', 'resample_weights',
            'bootstrap', 'interval', 'coverage', 'classification_table', 'paired_differences', 'temporal_counts',
            'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats', 'report_scores',
-           'inheritance', 'copying_student', 'consensus_stability', 'stability_runs', 'plot_classification',
-           'plot_inheritance', 'EvaluationReport', 'report_differences', 'evaluation_report', 'save_evaluation',
-           'evaluate_cmd']
+           'unique_errors', 'lateral_sides', 'inheritance', 'copying_student', 'consensus_stability', 'stability_runs',
+           'plot_classification', 'plot_inheritance', 'EvaluationReport', 'report_differences', 'evaluation_report',
+           'save_evaluation', 'evaluate_cmd']
 
 # %% ../nbs/08_evaluate.ipynb #e57ed29c
 STUDENT = 'student'    # the source name the student's predictions get
@@ -475,7 +475,17 @@ def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=
                          sc.asked.get(src, '')))
     return pd.DataFrame(rows, columns=['source', 'metric', 'value', 'lo', 'hi', 'n', 'reference', 'asked']), all_reps
 
-# %% ../nbs/08_evaluate.ipynb #4c5868f2
+# %% ../nbs/08_evaluate.ipynb #dfd9ff09
+def unique_errors(v:np.ndarray,    # (S, U, P) teachers' labels (or side codes), NaN = not stated
+                  ref:np.ndarray,  # (S, P) the reference, NaN = none
+                 ) -> np.ndarray:
+    "Where a teacher differs from the reference while every other teacher stating something agrees with it. (S, U, P)"
+    ok = ~np.isnan(v) & ~np.isnan(ref)[:, None]
+    err, right = ok & (v != ref[:, None]), ok & (v == ref[:, None])
+    others_err, others_right = err.sum(1, keepdims=True) - err, right.sum(1, keepdims=True) - right
+    return err & (others_err == 0) & (others_right > 0)
+
+# %% ../nbs/08_evaluate.ipynb #31df912f
 def _inheritance_stats(unique, same, s_wrong, eligible, stratum, K):
     "Per-study sums: per teacher inherited, unique, unique by stratum; the student's errors and cells by stratum."
     S, U, P = unique.shape
@@ -483,7 +493,7 @@ def _inheritance_stats(unique, same, s_wrong, eligible, stratum, K):
     per_u = np.concatenate([(unique & same).sum(2)[..., None], unique.sum(2)[..., None],
                             np.einsum('sup,spk->suk', unique.astype(np.float32), oh)], -1)   # (S, U, 2 + K)
     student = np.concatenate([np.einsum('sp,spk->sk', (s_wrong & eligible).astype(np.float32), oh), oh.sum(1)], -1)
-    return np.concatenate([per_u.reshape(S, -1), student], -1), U, K
+    return np.concatenate([per_u.reshape(S, -1), student], -1)
 
 def _inheritance_stat(U, K):
     def stat(c):
@@ -491,51 +501,47 @@ def _inheritance_stat(U, K):
         with np.errstate(invalid='ignore', divide='ignore'):
             rate_k = st[:, :K] / st[:, K:]                                          # student error rate per stratum
             chance = np.nansum(per_u[..., 2:] * rate_k[:, None], -1) / per_u[..., 1]
-            rate = per_u[..., 0] / per_u[..., 1]
+            rate = per_u[..., 0] / per_u[..., 1]                                    # repeated / unique
         return dict(inheritance=rate, chance=chance, excess=rate - chance)
     return stat
 
-# %% ../nbs/08_evaluate.ipynb #782e30a7
+# %% ../nbs/08_evaluate.ipynb #bf146128
+def _inheritance_rows(X, U, K, teachers, kind, n_boot, seed, level):
+    point, reps = bootstrap(X, _inheritance_stat(U, K), n_boot, seed)
+    per_u = X[:, :U * (2 + K)].reshape(len(X), U, 2 + K)
+    cols = {c: v for k in ('inheritance', 'chance', 'excess') for c, v in
+            zip((k, f'{k}_lo', f'{k}_hi'), (point[k], *interval(reps[k], level)))}
+    return pd.DataFrame({'teacher': teachers, 'kind': kind, 'unique_errors': per_u[..., 1].sum(0).astype(int),
+                         'inherited': per_u[..., 0].sum(0).astype(int), **cols, 'n': (per_u[..., 1] > 0).sum(0)})
+
+# %% ../nbs/08_evaluate.ipynb #6ac96c5d
+def lateral_sides(sc:Scoring) -> tuple[np.ndarray, np.ndarray]:
+    "Left (0) / right (1) statements of every source (S, T, P; NaN: none or bilateral) and the reference side (S, P)."
+    side, truth = _side_inputs(sc.labels)
+    lr = np.where(np.isin(side, (0, 1)), side, np.nan)
+    t = lr[:, :-1] if sc.student is not None else lr                          # the teachers
+    left, right = (t == 0).sum(1), (t == 1).sum(1)
+    mode = np.where(left > right, 0., np.where(right > left, 1., np.nan))
+    ref = np.where(~np.isnan(truth).all(0), truth, mode)
+    return lr, np.where(np.isin(ref, (0, 1)), ref, np.nan)
+
+# %% ../nbs/08_evaluate.ipynb #038a9124
 def inheritance(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> pd.DataFrame:
     "Per teacher: unique errors, how many the student repeats, the rate, what chance predicts, the excess (with CIs)."
     if sc.student is None: raise ValueError("inheritance needs a student: pass its predictions")
-    teachers = sc.sources[:-1]
-    v, s = sc.votes[:, :-1], sc.votes[:, -1]                                     # (S, U, P) teachers, (S, P) student
-    ref = sc.ref[:, -1]                                                          # truth, or all teachers' majority
-    ok = ~np.isnan(v) & ~np.isnan(ref)[:, None]
-    err, right = ok & (v != ref[:, None]), ok & (v == ref[:, None])
-    unique = err & (err.sum(1, keepdims=True) - err == 0) & (right.sum(1, keepdims=True) - right > 0)
-    same = (s[:, None] == v)
-    P = v.shape[2]
-    eligible = ~np.isnan(s) & ~np.isnan(ref)
-    X, U, K = _inheritance_stats(unique, same, eligible & (s != ref), eligible,
-                                 np.arange(P)[None] * 2 + np.nan_to_num(ref).astype(int), 2 * P)
-    rows = [_inheritance_rows(X, U, K, teachers, 'finding', n_boot, seed, level)]
-    side, side_truth = _side_inputs(sc.labels)                                   # (S, T, P) 0 left / 1 right / 2 both
-    has_truth = ~np.isnan(side_truth).all(0)
-    c = side[:, :-1]
-    cnt = np.stack([(c == k).sum(1) for k in (0, 1)], -1)                       # teachers naming left / right
-    mode = np.where(cnt[..., 0] > cnt[..., 1], 0., np.where(cnt[..., 1] > cnt[..., 0], 1., np.nan))
-    sref = np.where(has_truth, side_truth, mode)                                 # (S, P)
-    lr = np.isin(c, (0, 1)) & np.isin(sref, (0, 1))[:, None]
-    wrong, good = lr & (c != sref[:, None]), lr & (c == sref[:, None])
-    uniq = wrong & (wrong.sum(1, keepdims=True) - wrong == 0) & (good.sum(1, keepdims=True) - good > 0)
-    ss = side[:, -1]
-    X, U, K = _inheritance_stats(uniq, ss[:, None] == c, np.isin(ss, (0, 1)) & (ss != sref), np.isin(sref, (0, 1)),
-                                 np.broadcast_to(np.arange(P), ss.shape), P)
-    rows.append(_inheritance_rows(X, U, K, teachers, 'laterality', n_boot, seed, level))
-    return pd.concat(rows, ignore_index=True)
+    teachers, out = sc.sources[:-1], []
+    lr, side_ref = lateral_sides(sc)
+    for kind, c, ref in (('finding', sc.votes, sc.ref[:, -1]), ('laterality', lr, side_ref)):
+        v, s, P = c[:, :-1], c[:, -1], c.shape[2]                              # teachers (S, U, P), student (S, P)
+        ok = ~np.isnan(ref) & (~np.isnan(s) if kind == 'finding' else True)
+        strata = np.arange(P) * 2 + np.nan_to_num(ref).astype(int) if kind == "finding" else np.arange(P)
+        K = 2 * P if kind == 'finding' else P
+        X = _inheritance_stats(unique_errors(v, ref), s[:, None] == v, ok & ~np.isnan(s) & (s != ref), ok,
+                               np.broadcast_to(strata, s.shape).astype(int), K)
+        out.append(_inheritance_rows(X, len(teachers), K, teachers, kind, n_boot, seed, level))
+    return pd.concat(out, ignore_index=True)
 
-def _inheritance_rows(X, U, K, teachers, kind, n_boot, seed, level):
-    point, reps = bootstrap(X, _inheritance_stat(U, K), n_boot, seed)
-    tot = X.sum(0)[:U * (2 + K)].reshape(U, 2 + K)
-    cis = {k: interval(reps[k], level) for k in ('inheritance', 'chance', 'excess')}
-    n = (X[:, :U * (2 + K)].reshape(len(X), U, 2 + K)[..., 1] > 0).sum(0)
-    return pd.DataFrame({'teacher': teachers, 'kind': kind, 'unique_errors': tot[:, 1].astype(int),
-                         'inherited': tot[:, 0].astype(int), **{c: v for k in cis for c, v in
-                         ((k, point[k]), (f'{k}_lo', cis[k][0]), (f'{k}_hi', cis[k][1]))}, 'n': n})
-
-# %% ../nbs/08_evaluate.ipynb #8f2bc475
+# %% ../nbs/08_evaluate.ipynb #52341827
 def copying_student(studies, teacher:str, p:float, seed:int=0, name:str=STUDENT) -> list[Study]:
     "Studies with a simulated student: `teacher`'s trajectory with probability p, else the teachers' majority."
     rng, out = np.random.default_rng(seed), []
@@ -544,13 +550,13 @@ def copying_student(studies, teacher:str, p:float, seed:int=0, name:str=STUDENT)
         else:
             votes = pd.DataFrame([t.labels or {} for t in s.trajectories]).reindex(columns=list(PATHOLOGIES))
             k = votes.isin([1, -1]).sum()                                       # unmentioned and refusals: negative
-            lab = {p_: int(k[p_] * 2 > len(votes)) for p_ in PATHOLOGIES[1:]}
-            text = ' '.join(f"{p_}." for p_, v in lab.items() if v) or 'No acute cardiopulmonary process.'
+            lab = {p_: int(k[p_] * 2 > len(votes)) for p_ in PATHOLOGIES}
+            text = ' '.join(f"{p_}." for p_, v in lab.items() if v and p_ != 'No Finding') or 'No acute process.'
             traj = Trajectory(name, text, lab, {'copied': None})
         out.append(replace(s, trajectories=[*s.trajectories, traj]))
     return out
 
-# %% ../nbs/08_evaluate.ipynb #ecb6afe5
+# %% ../nbs/08_evaluate.ipynb #d8ba8e5b
 def consensus_stability(runs:dict,             # run name -> consensus file, records or {study_id: text}
                         uncertain:str='positive', n_jobs:int=1) -> pd.DataFrame:
     "Agreement of the consensus with itself across runs (orders, seeds), per pathology and pooled, on shared studies."
@@ -570,7 +576,7 @@ def consensus_stability(runs:dict,             # run name -> consensus file, rec
     return pd.DataFrame({'pathology': [*PATHOLOGIES, 'all'], 'agreement': [*agree, pooled[0]],
                          'fleiss_kappa': [*kappa, pooled[1]], 'n': len(ids), 'runs': len(preds)})
 
-# %% ../nbs/08_evaluate.ipynb #fe6303ac
+# %% ../nbs/08_evaluate.ipynb #54768b09
 def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
     "Stage 2's consensus for `studies` once per seed (each a new teacher order), resumable: {'seed N': records}."
     from apo_kit.consensus import synthesize
@@ -578,7 +584,7 @@ def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **
     return {f'seed {s}': synthesize(student, studies, out_dir/f'consensus-seed{s}.jsonl', seed=s, **kwargs)
             for s in seeds}
 
-# %% ../nbs/08_evaluate.ipynb #a4cb3a41
+# %% ../nbs/08_evaluate.ipynb #d49a5baa
 OKABE_ITO = ('#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999')
 MARKERS = 'os^vDP<>Xph'
 
@@ -589,7 +595,7 @@ def _style(sources, student):
         else: out[s] = dict(color=OKABE_ITO[i % 8], marker=MARKERS[i % len(MARKERS)], ms=5); i += 1
     return out
 
-# %% ../nbs/08_evaluate.ipynb #d10524f2
+# %% ../nbs/08_evaluate.ipynb #334e0f08
 def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=STUDENT,
                         pathologies=(*FIVE, 'micro five', 'macro five', 'micro all 14', 'macro all 14')) -> Figure:
     "Teachers and student per pathology: a dot with its bootstrap interval per source; n and the reference in labels."
@@ -614,7 +620,7 @@ def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=ST
     ax.set_title(f"{metric} per pathology, teachers and student", fontsize=10)
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #12ce5062
+# %% ../nbs/08_evaluate.ipynb #9558aa1b
 def plot_inheritance(inh:pd.DataFrame, kind:str='finding') -> Figure:
     "Per teacher: how often the student repeats its unique errors (dot, 95% interval) against chance (open square)."
     d = inh[inh.kind == kind].reset_index(drop=True)
@@ -633,7 +639,7 @@ def plot_inheritance(inh:pd.DataFrame, kind:str='finding') -> Figure:
     ax.set_title(f"bias inheritance per teacher ({kind}; right: repeated/unique)", fontsize=10)
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #87b9471b
+# %% ../nbs/08_evaluate.ipynb #fabf0a58
 @dataclass
 class EvaluationReport:
     "Every evaluation table of one data set, with the notes a reader needs to trust them."
@@ -657,7 +663,7 @@ class EvaluationReport:
         w.columns = [f"{p} (n={n[p]}, {pos[p]} pos.)" for p in w.columns]
         return w
 
-# %% ../nbs/08_evaluate.ipynb #8cee9f2c
+# %% ../nbs/08_evaluate.ipynb #46d57392
 def _notes(sc, unknown):
     notes, ref = [], set(sc.reference)
     if LOO in ref:
@@ -677,7 +683,7 @@ def _notes(sc, unknown):
                      f"{how}; if they were shown the diagnoses (CXR-MAX), pass unknown='given'")
     return notes
 
-# %% ../nbs/08_evaluate.ipynb #c0c88f58
+# %% ../nbs/08_evaluate.ipynb #32f6498f
 def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95) -> pd.DataFrame:
     "Student minus each teacher on every report metric, paired (the same resampled studies), as differences rows."
     v, rows = rm.set_index(['source', 'metric']), []
@@ -692,7 +698,7 @@ def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95)
     return pd.DataFrame(rows, columns=['teacher', 'pathology', 'metric', 'student', 'teacher_value', 'difference',
                                        'lo', 'hi', 'p_value', 'n'])
 
-# %% ../nbs/08_evaluate.ipynb #2b0c7475
+# %% ../nbs/08_evaluate.ipynb #f60b664f
 def evaluation_report(studies,                  # Study objects with the teachers' trajectories (and truth where known)
                       predictions=None,         # the student's: `predict` file, records, {study_id: text}; None: none
                       student:str=STUDENT,      # the student's source name
@@ -721,7 +727,7 @@ def evaluation_report(studies,                  # Study objects with the teacher
                             dict(uncertain=uncertain, reference=reference, unknown=unknown, refusals=refusals,
                                  n_boot=n_boot, seed=seed, level=level, source=source, student=sc.student))
 
-# %% ../nbs/08_evaluate.ipynb #5e83b5d5
+# %% ../nbs/08_evaluate.ipynb #95d779d6
 def _figures(self:EvaluationReport) -> dict:
     "The report's figures by name."
     st = self.options.get('student')
@@ -732,7 +738,7 @@ def _figures(self:EvaluationReport) -> dict:
     return figs
 EvaluationReport.figures = _figures
 
-# %% ../nbs/08_evaluate.ipynb #279c6578
+# %% ../nbs/08_evaluate.ipynb #e7bd081f
 def _summary(self:EvaluationReport) -> str:
     "A few lines for the terminal."
     o = self.options
@@ -748,7 +754,7 @@ def _summary(self:EvaluationReport) -> str:
     return '\n'.join(L)
 EvaluationReport.summary = _summary
 
-# %% ../nbs/08_evaluate.ipynb #8df5e34e
+# %% ../nbs/08_evaluate.ipynb #aaccff6e
 def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> list[Path]:
     "Write the tables (CSV), everything as one JSON, the figures (PNG) and summary.txt into `out`; the paths."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -766,7 +772,7 @@ def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> l
     (out/'summary.txt').write_text(report.summary() + '\n'); written.append(out/'summary.txt')
     return written
 
-# %% ../nbs/08_evaluate.ipynb #66713359
+# %% ../nbs/08_evaluate.ipynb #2ad56220
 def evaluate_cmd(studies:str,             # apo_kit JSONL (or ms-swift / Parquet): held-out studies and trajectories
                  predictions:str='',      # the student's predictions (JSONL of {study_id, text}); empty: teachers only
                  out:str='evaluation',    # directory for CSV tables, evaluation.json, PNG figures and summary.txt
