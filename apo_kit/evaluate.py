@@ -780,6 +780,7 @@ def evaluate_cmd(studies:str,             # apo_kit JSONL (or ms-swift / Parquet
                  uncertain:str='positive',# how -1 counts: positive (report-generation convention) | negative | exclude
                  reference:str='auto',    # auto (truth where annotated) | truth | majority
                  unknown:str='blind',     # trajectories without meta['diagnoses_given']: blind | given
+                 refusals:str='negative', # a refusal states no finding (negative) or is not scored (exclude)
                  n_boot:int=1000,         # bootstrap resamples
                  seed:int=0,              # bootstrap seed
                  no_report_metrics:bool=False, # skip BLEU/METEOR/ROUGE-L/CIDEr
@@ -793,7 +794,7 @@ def evaluate_cmd(studies:str,             # apo_kit JSONL (or ms-swift / Parquet
         if not Path(f).exists(): print(f"apo-kit evaluate: {f}: file not found", file=sys.stderr); return 1
     try:
         ss = list(iter_file(studies, check_images=False))
-        rep = evaluation_report(ss, predictions or None, student, uncertain, reference, unknown,
+        rep = evaluation_report(ss, predictions or None, student, uncertain, reference, unknown, refusals,
                                 report_metrics=() if no_report_metrics else REPORT_METRICS, n_boot=n_boot, seed=seed,
                                 n_jobs=n_jobs, progress=True)
     except (DataError, ValueError, RuntimeError) as e: print(f"apo-kit evaluate: {e}", file=sys.stderr); return 1
