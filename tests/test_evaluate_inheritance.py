@@ -10,7 +10,7 @@ from apo_kit.data import Trajectory
 from apo_kit.simulate import simulate
 
 @pytest.fixture(scope='module')
-def sim(): return simulate(1200, seed=3)
+def sim(): return simulate(800, seed=3)
 
 def _inh(sim, u, p, kind='finding'):
     sc = E.scoring(E.source_labels(E.copying_student(sim.studies, u, p, seed=1), source='labels'), E.STUDENT)
