@@ -558,23 +558,27 @@ def copying_student(studies, teacher:str, p:float, seed:int=0, name:str=STUDENT)
 
 # %% ../nbs/08_evaluate.ipynb #d8ba8e5b
 def consensus_stability(runs:dict,             # run name -> consensus file, records or {study_id: text}
-                        uncertain:str='positive', n_jobs:int=1) -> pd.DataFrame:
+                        uncertain:str='positive', n_boot:int=1000, seed:int=0, level:float=.95,
+                        n_jobs:int=1) -> pd.DataFrame:
     "Agreement of the consensus with itself across runs (orders, seeds), per pathology and pooled, on shared studies."
     from apo_kit.labels import label_texts
     preds = {k: read_predictions(v) for k, v in runs.items()}
     if len(preds) < 2: raise ValueError("consensus_stability needs at least two runs")
     ids = sorted(set.intersection(*(set(p) for p in preds.values())))
     lab = np.stack([label_texts([p[i] for i in ids], n_jobs).to_numpy() for p in preds.values()], 1)  # (S, R, P)
-    lab[lab == -1] = {'positive': 1., 'negative': 0., 'exclude': np.nan}[uncertain]
     y = np.where(np.isnan(lab), 0., lab)                                        # unmentioned = negative
-    k, n = y.sum(1), np.full(y.shape[::2], float(y.shape[1]))
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        agree = 1 - np.nanmean(pairwise_disagreement(k, n), 0)
-        kappa = [fleiss_kappa(np.stack([k[:, p], n[:, p] - k[:, p]], 1)) for p in range(len(PATHOLOGIES))]
-    pooled = (1 - np.nanmean(pairwise_disagreement(k, n)), fleiss_kappa(np.stack([k.ravel(), (n - k).ravel()], 1)))
-    return pd.DataFrame({'pathology': [*PATHOLOGIES, 'all'], 'agreement': [*agree, pooled[0]],
-                         'fleiss_kappa': [*kappa, pooled[1]], 'n': len(ids), 'runs': len(preds)})
+    y[y == -1] = {'positive': 1., 'negative': 0., 'exclude': np.nan}[uncertain]
+    k, n = np.nansum(y, 1), (~np.isnan(y)).sum(1)
+    a = 1 - pairwise_disagreement(k, n)                                         # (S, P) share of run pairs agreeing
+    ok = ~np.isnan(a)
+    X = np.stack([np.nan_to_num(a), ok], -1)                                    # (S, P, 2) sums, per study
+    X = np.concatenate([X, X.sum(1, keepdims=True)], 1)                         # + pooled over pathologies
+    point, reps = bootstrap(X, lambda c: {'agreement': c[..., 0] / c[..., 1]}, n_boot, seed)
+    lo, hi = interval(reps['agreement'], level)
+    kappa = [fleiss_kappa(np.stack([k[:, p], n[:, p] - k[:, p]], 1)) for p in range(len(PATHOLOGIES))]
+    kappa.append(fleiss_kappa(np.stack([k.ravel(), (n - k).ravel()], 1)))
+    return pd.DataFrame({'pathology': [*PATHOLOGIES, 'all'], 'agreement': point['agreement'], 'lo': lo, 'hi': hi,
+                         'fleiss_kappa': kappa, 'n': len(ids), 'runs': len(preds)})
 
 # %% ../nbs/08_evaluate.ipynb #54768b09
 def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
