@@ -346,7 +346,7 @@ def paired_differences(sc:Scoring, table:pd.DataFrame, reps:dict, level:float=.9
     return pd.DataFrame(rows, columns=['teacher', 'pathology', 'metric', 'student', 'teacher_value', 'difference',
                                        'lo', 'hi', 'p_value', 'n'])
 
-# %% ../nbs/08_evaluate.ipynb #8bee620e
+# %% ../nbs/08_evaluate.ipynb #3537053a
 def temporal_counts(sc:Scoring) -> np.ndarray:
     "Per study, source and MS-CXR-T finding: (right, labelled) indicators. (S, T, 5, 2)"
     tl = sc.labels
@@ -372,7 +372,7 @@ def temporal_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> 
                          for t, src in enumerate(sc.sources) for j, f in enumerate([*TEMPORAL_FINDINGS, 'average'])],
                         columns=['source', 'pathology', 'metric', 'value', 'lo', 'hi', 'n', 'asked'])
 
-# %% ../nbs/08_evaluate.ipynb #ad6c34f4
+# %% ../nbs/08_evaluate.ipynb #4beba913
 _LIST_NUMBERS = [('1. ', ''), ('. 2. ', '. '), ('. 3. ', '. '), ('. 4. ', '. '), ('. 5. ', '. '),
                  (' 2. ', '. '), (' 3. ', '. '), (' 4. ', '. '), (' 5. ', '. ')]
 _DROP = re.compile(r'[.,?;*!%^&_+():-\[\]{}]')                 # R2Gen's class; ':-\[' is the range ':' .. '['
@@ -386,7 +386,7 @@ def r2gen_clean(text:str) -> str:
     sents = [_DROP.sub('', re.sub(r'["/\\\']', '', s).strip().lower()) for s in t.strip().lower().split('. ')]
     return ' '.join((' . '.join(sents) + ' .').split())                         # R2Gen's decode: single spaces
 
-# %% ../nbs/08_evaluate.ipynb #8ce88a8b
+# %% ../nbs/08_evaluate.ipynb #377f8b06
 REPORT_METRICS = ('BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'METEOR', 'ROUGE-L', 'CIDEr')
 
 _METEOR = {}   # one jar per process: it spends ~20 s loading its paraphrase tables
@@ -418,7 +418,7 @@ def bleu_from_stats(s:np.ndarray) -> np.ndarray:
     bp = np.where(ratio < 1, np.exp(1 - 1 / np.minimum(ratio, 1)), 1.0)         # brevity penalty
     return bleu * bp[..., None]
 
-# %% ../nbs/08_evaluate.ipynb #14bd4dd8
+# %% ../nbs/08_evaluate.ipynb #d54a030e
 def report_stats(hyps:list[str],          # one hypothesis per study
                  refs:list[list[str]],    # the study's reference reports (at least one each)
                  metrics=REPORT_METRICS,  # which to compute
@@ -442,7 +442,7 @@ def report_stats(hyps:list[str],          # one hypothesis per study
             corpus[name], X[:, 10 + j] = float(score), per
     return corpus, X
 
-# %% ../nbs/08_evaluate.ipynb #24008daa
+# %% ../nbs/08_evaluate.ipynb #c422b238
 OTHER_TEACHERS = "other teachers' reports (leave-one-out)"
 
 def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=.95,
@@ -475,7 +475,7 @@ def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=
                          sc.asked.get(src, '')))
     return pd.DataFrame(rows, columns=['source', 'metric', 'value', 'lo', 'hi', 'n', 'reference', 'asked']), all_reps
 
-# %% ../nbs/08_evaluate.ipynb #dfd9ff09
+# %% ../nbs/08_evaluate.ipynb #8c022325
 def unique_errors(v:np.ndarray,    # (S, U, P) teachers' labels (or side codes), NaN = not stated
                   ref:np.ndarray,  # (S, P) the reference, NaN = none
                  ) -> np.ndarray:
@@ -485,7 +485,7 @@ def unique_errors(v:np.ndarray,    # (S, U, P) teachers' labels (or side codes),
     others_err, others_right = err.sum(1, keepdims=True) - err, right.sum(1, keepdims=True) - right
     return err & (others_err == 0) & (others_right > 0)
 
-# %% ../nbs/08_evaluate.ipynb #31df912f
+# %% ../nbs/08_evaluate.ipynb #51a422fa
 def _inheritance_stats(unique, same, s_wrong, eligible, stratum, K):
     "Per-study sums: per teacher inherited, unique, unique by stratum; the student's errors and cells by stratum."
     S, U, P = unique.shape
@@ -505,7 +505,7 @@ def _inheritance_stat(U, K):
         return dict(inheritance=rate, chance=chance, excess=rate - chance)
     return stat
 
-# %% ../nbs/08_evaluate.ipynb #bf146128
+# %% ../nbs/08_evaluate.ipynb #91f0f682
 def _inheritance_rows(X, U, K, teachers, kind, n_boot, seed, level):
     point, reps = bootstrap(X, _inheritance_stat(U, K), n_boot, seed)
     per_u = X[:, :U * (2 + K)].reshape(len(X), U, 2 + K)
@@ -514,7 +514,7 @@ def _inheritance_rows(X, U, K, teachers, kind, n_boot, seed, level):
     return pd.DataFrame({'teacher': teachers, 'kind': kind, 'unique_errors': per_u[..., 1].sum(0).astype(int),
                          'inherited': per_u[..., 0].sum(0).astype(int), **cols, 'n': (per_u[..., 1] > 0).sum(0)})
 
-# %% ../nbs/08_evaluate.ipynb #6ac96c5d
+# %% ../nbs/08_evaluate.ipynb #f5ec4410
 def lateral_sides(sc:Scoring) -> tuple[np.ndarray, np.ndarray]:
     "Left (0) / right (1) statements of every source (S, T, P; NaN: none or bilateral) and the reference side (S, P)."
     side, truth = _side_inputs(sc.labels)
@@ -525,7 +525,7 @@ def lateral_sides(sc:Scoring) -> tuple[np.ndarray, np.ndarray]:
     ref = np.where(~np.isnan(truth).all(0), truth, mode)
     return lr, np.where(np.isin(ref, (0, 1)), ref, np.nan)
 
-# %% ../nbs/08_evaluate.ipynb #038a9124
+# %% ../nbs/08_evaluate.ipynb #4fee9923
 def inheritance(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> pd.DataFrame:
     "Per teacher: unique errors, how many the student repeats, the rate, what chance predicts, the excess (with CIs)."
     if sc.student is None: raise ValueError("inheritance needs a student: pass its predictions")
@@ -541,7 +541,7 @@ def inheritance(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> pd.
         out.append(_inheritance_rows(X, len(teachers), K, teachers, kind, n_boot, seed, level))
     return pd.concat(out, ignore_index=True)
 
-# %% ../nbs/08_evaluate.ipynb #52341827
+# %% ../nbs/08_evaluate.ipynb #c478b47d
 def copying_student(studies, teacher:str, p:float, seed:int=0, name:str=STUDENT) -> list[Study]:
     "Studies with a simulated student: `teacher`'s trajectory with probability p, else the teachers' majority."
     rng, out = np.random.default_rng(seed), []
@@ -556,7 +556,7 @@ def copying_student(studies, teacher:str, p:float, seed:int=0, name:str=STUDENT)
         out.append(replace(s, trajectories=[*s.trajectories, traj]))
     return out
 
-# %% ../nbs/08_evaluate.ipynb #d8ba8e5b
+# %% ../nbs/08_evaluate.ipynb #a5928a41
 def consensus_stability(runs:dict,             # run name -> consensus file, records or {study_id: text}
                         uncertain:str='positive', n_boot:int=1000, seed:int=0, level:float=.95,
                         n_jobs:int=1) -> pd.DataFrame:
@@ -580,7 +580,7 @@ def consensus_stability(runs:dict,             # run name -> consensus file, rec
     return pd.DataFrame({'pathology': [*PATHOLOGIES, 'all'], 'agreement': point['agreement'], 'lo': lo, 'hi': hi,
                          'fleiss_kappa': kappa, 'n': len(ids), 'runs': len(preds)})
 
-# %% ../nbs/08_evaluate.ipynb #54768b09
+# %% ../nbs/08_evaluate.ipynb #93ec209a
 def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
     "Stage 2's consensus for `studies` once per seed (each a new teacher order), resumable: {'seed N': records}."
     from apo_kit.consensus import synthesize
@@ -588,7 +588,7 @@ def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **
     return {f'seed {s}': synthesize(student, studies, out_dir/f'consensus-seed{s}.jsonl', seed=s, **kwargs)
             for s in seeds}
 
-# %% ../nbs/08_evaluate.ipynb #d49a5baa
+# %% ../nbs/08_evaluate.ipynb #a1313b3e
 OKABE_ITO = ('#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999')
 MARKERS = 'os^vDP<>Xph'
 
@@ -599,7 +599,7 @@ def _style(sources, student):
         else: out[s] = dict(color=OKABE_ITO[i % 8], marker=MARKERS[i % len(MARKERS)], ms=5); i += 1
     return out
 
-# %% ../nbs/08_evaluate.ipynb #334e0f08
+# %% ../nbs/08_evaluate.ipynb #5480d8d2
 def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=STUDENT,
                         pathologies=(*FIVE, 'micro five', 'macro five', 'micro all 14', 'macro all 14')) -> Figure:
     "Teachers and student per pathology: a dot with its bootstrap interval per source; n and the reference in labels."
@@ -624,7 +624,7 @@ def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=ST
     ax.set_title(f"{metric} per pathology, teachers and student", fontsize=10)
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #9558aa1b
+# %% ../nbs/08_evaluate.ipynb #2b9af8b1
 def plot_inheritance(inh:pd.DataFrame, kind:str='finding') -> Figure:
     "Per teacher: how often the student repeats its unique errors (dot, 95% interval) against chance (open square)."
     d = inh[inh.kind == kind].reset_index(drop=True)
@@ -643,7 +643,7 @@ def plot_inheritance(inh:pd.DataFrame, kind:str='finding') -> Figure:
     ax.set_title(f"bias inheritance per teacher ({kind}; right: repeated/unique)", fontsize=10)
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #fabf0a58
+# %% ../nbs/08_evaluate.ipynb #7b6fd18c
 @dataclass
 class EvaluationReport:
     "Every evaluation table of one data set, with the notes a reader needs to trust them."
@@ -667,7 +667,7 @@ class EvaluationReport:
         w.columns = [f"{p} (n={n[p]}, {pos[p]} pos.)" for p in w.columns]
         return w
 
-# %% ../nbs/08_evaluate.ipynb #46d57392
+# %% ../nbs/08_evaluate.ipynb #c3fd372b
 def _notes(sc, unknown):
     notes, ref = [], set(sc.reference)
     if LOO in ref:
@@ -687,7 +687,7 @@ def _notes(sc, unknown):
                      f"{how}; if they were shown the diagnoses (CXR-MAX), pass unknown='given'")
     return notes
 
-# %% ../nbs/08_evaluate.ipynb #32f6498f
+# %% ../nbs/08_evaluate.ipynb #9e94f753
 def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95) -> pd.DataFrame:
     "Student minus each teacher on every report metric, paired (the same resampled studies), as differences rows."
     v, rows = rm.set_index(['source', 'metric']), []
@@ -702,7 +702,7 @@ def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95)
     return pd.DataFrame(rows, columns=['teacher', 'pathology', 'metric', 'student', 'teacher_value', 'difference',
                                        'lo', 'hi', 'p_value', 'n'])
 
-# %% ../nbs/08_evaluate.ipynb #f60b664f
+# %% ../nbs/08_evaluate.ipynb #5728c78d
 def evaluation_report(studies,                  # Study objects with the teachers' trajectories (and truth where known)
                       predictions=None,         # the student's: `predict` file, records, {study_id: text}; None: none
                       student:str=STUDENT,      # the student's source name
@@ -731,7 +731,7 @@ def evaluation_report(studies,                  # Study objects with the teacher
                             dict(uncertain=uncertain, reference=reference, unknown=unknown, refusals=refusals,
                                  n_boot=n_boot, seed=seed, level=level, source=source, student=sc.student))
 
-# %% ../nbs/08_evaluate.ipynb #95d779d6
+# %% ../nbs/08_evaluate.ipynb #e95fc842
 def _figures(self:EvaluationReport) -> dict:
     "The report's figures by name."
     st = self.options.get('student')
@@ -742,7 +742,7 @@ def _figures(self:EvaluationReport) -> dict:
     return figs
 EvaluationReport.figures = _figures
 
-# %% ../nbs/08_evaluate.ipynb #e7bd081f
+# %% ../nbs/08_evaluate.ipynb #aad8c819
 def _summary(self:EvaluationReport) -> str:
     "A few lines for the terminal."
     o = self.options
@@ -758,7 +758,7 @@ def _summary(self:EvaluationReport) -> str:
     return '\n'.join(L)
 EvaluationReport.summary = _summary
 
-# %% ../nbs/08_evaluate.ipynb #aaccff6e
+# %% ../nbs/08_evaluate.ipynb #bebfd062
 def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> list[Path]:
     "Write the tables (CSV), everything as one JSON, the figures (PNG) and summary.txt into `out`; the paths."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -776,7 +776,7 @@ def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> l
     (out/'summary.txt').write_text(report.summary() + '\n'); written.append(out/'summary.txt')
     return written
 
-# %% ../nbs/08_evaluate.ipynb #2ad56220
+# %% ../nbs/08_evaluate.ipynb #a8cfa881
 def evaluate_cmd(studies:str,             # apo_kit JSONL (or ms-swift / Parquet): held-out studies and trajectories
                  predictions:str='',      # the student's predictions (JSONL of {study_id, text}); empty: teachers only
                  out:str='evaluation',    # directory for CSV tables, evaluation.json, PNG figures and summary.txt
