@@ -20,6 +20,7 @@ COMMANDS = {
     'simulate': ('apo_kit.simulate:simulate_cmd', 'write a synthetic multi-teacher set with planted, known drift'),
     'consensus': ('apo_kit.consensus:consensus_cmd', 'stage 2: one consensus trajectory per study (batched, resumable, gated)'),
     'collect':  ('apo_kit.collect:collect_cmd', 'ask your own teachers (OpenAI-compatible endpoints) about every study; resumable'),
+    'evaluate': ('apo_kit.evaluate:evaluate_cmd', 'did the student beat its teachers? per-pathology metrics, inheritance, CIs'),
 }
 
 def _command(name):
