@@ -5,13 +5,14 @@
 # %% ../nbs/01_labels.ipynb #93fdbc35
 from __future__ import annotations
 import os, re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import numpy as np, pandas as pd
 from .data import PATHOLOGIES, TEMPORAL_FINDINGS
 
 # %% auto #0
-__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'MENTION_COLUMNS', 'step_spans', 'split_steps', 'Mention', 'is_refusal',
-           'extract_mentions', 'extract_labels', 'read_chexpert_csv', 'label_texts', 'mention_table', 'label_agreement',
+__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'SIGN_FINDINGS', 'MENTION_COLUMNS', 'step_spans', 'split_steps',
+           'LabelOptions', 'set_options', 'Mention', 'extract_mentions', 'finding_sides', 'is_refusal',
+           'extract_labels', 'read_chexpert_csv', 'label_texts', 'mention_table', 'label_agreement',
            'planted_agreement', 'templated_reports', 'throughput']
 
 # %% ../nbs/01_labels.ipynb #daddbce9
@@ -21,12 +22,13 @@ PATHOLOGIES, TEMPORAL_FINDINGS = PATHOLOGIES, TEMPORAL_FINDINGS  # re-exported f
 _HEADERS = (r"findings?|impressions?|conclusions?|assessment|reasoning|interpretation|summary|diagnos[ie]s|"
             r"final answer|answer|comparison|indication|history|technique|observations?|analysis|"
             r"differential(?: diagnosis)?|recommendations?|rationale|explanation|report")
-_MARK = r"(?:[-*\u2022]|\(?\d{1,2}[.)])[ \t]+"                                    # bullet or item number
+_MARK = (r"(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*"                                  # markdown heading / bold may open an item
+         r"(?:[-*+\u2022\u2714\u2713\u2705]\ufe0f?|\(?\d{1,2}[.)])[ \t]+")  # bullet, check mark or item number
 _STEP_SEP = re.compile(  # every alternative starts with a newline or . ! ? so the scan is fast
     r"\n[ \t]*\n\s*(?:" + _MARK + r")?"                                    # blank line (+ item marker)
     r"|\n[ \t]*" + _MARK +                                                  # item at line start
     r"|(?P<p>[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<![Dd]r\.)\s+(?:" + _MARK + r")?"  # sentence end (+ item marker)
-    r"|\n(?=[ \t]*[A-Z*#])")                                                # line break before a capitalised line
+    r"|\n(?=[ \t]*[A-Z*#\u274c\u2717\u2718\u2716])")              # line break before a capitalised line (or a cross mark)
 _START_MARK = re.compile(r"[ \t]*" + _MARK)
 _HEAD_BEFORE = re.compile(  # what may precede a ':' to make it a section header ("Findings", "**Impression", "Step 2")
     r"(?:^|(?<=[\s.*#>]))(?:\*\*|#{1,6}[ \t]*)?(?:(?i:" + _HEADERS + r")|(?i:step)[ \t]*\d{1,2})[ \t]*(?:\*\*)?[ \t]*$")
@@ -71,18 +73,25 @@ _FINDING_PHRASES = {   # observation -> phrases that name it (regex, lower case)
     'Atelectasis': [r'atelecta\w*', r'collapsed?'],
     'Cardiomegaly': [r'cardiomegaly', r'(?:enlarged|large) heart', r'(?:cardiac|heart) enlargement'],
     'Consolidation': [r'consolidat\w*'],
+    'Enlarged Cardiomediastinum': [r'(?:(?:anterior |posterior |superior |middle )?mediastinal|paratracheal|aortopulmonary|'
+                                   r'subcarinal|prevascular|hilar)(?: soft[- ]tissue| lymph node)? (?:mass(?:es)?|'
+                                   r'(?:lymph)?adenopathy|lymph node enlargement|fullness)', r'(?:lymph)?adenopathy',
+                                   r'hilar (?:prominence|enlargement|fullness)',
+                                   r'(?:prominen\w*|enlarge\w*|fullness) of the (?:left |right |bilateral )?(?:hila|hilum|hilar)'],
     'Edema': [r'o?edema(?:tous)?', r'heart failure', r'chf', r'(?:pulmonary )?(?:vascular|venous) congestion',
               r'pulmonary congestion', r'vascular (?:prominence|engorgement|indistinctness)', r'cephalization'],
     'Fracture': [r'fractur\w*'],
     'Lung Lesion': [r'nodular (?:densit\w*|opacit\w*|opacification)', r'nodul\w*', r'mass(?:es)?(?! effect)', r'lump',
-                    r'cavitary lesions?', r'carcinoma\w*', r'neoplas\w*', r'tumou?rs?', r'(?:lung|pulmonary) lesions?'],
+                    r'cavitary lesions?', r'carcinoma\w*', r'neoplas\w*', r'tumou?rs?', r'(?:lung|pulmonary) lesions?'],   # + granulomas (option)
     'Lung Opacity': [r'air[- ]?space (?:disease|opacit\w*|process)', r'(?<!nodular )opacit\w*', r'(?<!nodular )opacifi\w*',
                      r'infiltrat\w*', r'interstitial (?:markings?|pattern|lung disease|opacit\w*|prominence)',
                      r'reticular (?:pattern|markings?|opacit\w*)', r'reticulation', r'parenchymal scar\w*',
                      r'peribronchial thickening', r'(?:bronchial )?wall thickening', r'increased density',
                      r'decreased translucency', r'ground[- ]glass', r'(?<!pleural )(?<!parenchymal )(?<!pericardial )scar(?:ring|s)?'],
     'Pleural Effusion': [r'(?<!pericardial )effusions?', r'pleural fluid', r'hydrothorax'],
-    'Pleural Other': [r'pleural thickening', r'(?:pulmonary )?fibros[ie]s', r'fibrothorax', r'pleural scar\w*',
+    'Pleural Other': [r'pleural[- ]?parenchymal (?:scar\w*|thickening|changes?|opacit\w*)', r'apical (?:pleural )?caps?',
+                      r'(?:(?<=effusion versus )|(?<=effusion vs )|(?<=effusion vs\. )|(?<=effusion or )|(?<=effusions or )|'
+                      r'(?<=effusions versus )|(?<=fluid or )|(?<=fluid versus ))thickening', r'pleural thickening', r'(?:pulmonary )?fibros[ie]s', r'fibrothorax', r'pleural scar\w*',
                       r'pleuro-?(?:parenchymal|pericardial) scar\w*', r'(?:pleural|diaphragmatic) (?:calcified )?plaques?'],
     'Pneumonia': [r'(?:broncho)?pneumonia\w*', r'infectious process', r'infection', r'infectious'],
     'Pneumothorax': [r'(?:hydro)?pneumothora(?:x|ces)', r'ptx'],
@@ -90,9 +99,12 @@ _FINDING_PHRASES = {   # observation -> phrases that name it (regex, lower case)
                         r'aicds?', r'icds?', r'defibrillators?', r'picc lines?', r'(?<!kerley b )(?<!septal )lines?', r'piccs?',
                         r'tubes?', r'catheters?', r'(?:prosthetic )?valves?', r'cannula\w*', r'drains?', r'mediports?',
                         r'port-?a-?cath', r'stents?', r'sternotomy wires?', r'hardware', r'plates?(?![- ]?like| atelecta)', r'screws?',
-                        r'coils?', r'devices?', r'arthroplast\w*', r'electrodes?', r'apparatus', r'support devices?'],
+                        r'coils?', r'devices?', r'arthroplast\w*', r'electrodes?', r'apparatus', r'support devices?',
+                        r'cabg', r'(?:median )?sternotom\w*', r'(?:(?:chest|power|infusion|subcutaneous|venous) )?ports?',
+                        r'(?:(?:surgical|vascular|cholecystectomy) )?clips?', r'ngt', r'ogt', r'ett', r'ij', r'lvad',
+                        r'(?:aortic|mitral) valve (?:replacement|repair|prosthesis)', r'(?:loop )?recorder'],
 }
-_HEDGED = re.compile(r'congestion|vascular (?:prominence|engorgement|indistinctness)|cephalization')  # uncertain unless denied
+_HEDGED = re.compile(r'congestion|vascular (?:prominence|engorgement|indistinctness)|cephalization|hilar (?:prominence|enlargement|fullness)|of the (?:\w+ )?hil')  # uncertain unless denied
 
 # %% ../nbs/01_labels.ipynb #2d74830d
 _STRUCTURE_PHRASES = {
@@ -113,23 +125,50 @@ _QUAL = re.compile(  # qualifiers of a structure, strongest first within each ki
 
 # %% ../nbs/01_labels.ipynb #4e795031
 _OTHER_FINDINGS = [r'emphysema\w*', r'hyperinfla\w*', r'hyperexpan\w*', r'blunt\w*', r'(?:elevat\w*|eventration)',
-                   r'scolio\w*', r'kyphos\w*', r'degenerat\w*', r'calcifi\w*', r'granulom\w*', r'bronchospasm', r'asthma',
+                   r'scolio\w*', r'kyphos\w*', r'degenerat\w*', r'calcifi\w*', r'bronchospasm', r'asthma',
                    r'copd', r'hernia\w*', r'plaques?', r'osteophyt\w*', r'bronchiect\w*', r'bronchi(?:olitis|tis)',
                    r'airways? disease', r'thickening', r'aspiration', r'bullae?', r'bullous', r'blebs?', r'contusion',
                    r'atherosclero\w*', r'tortu\w*', r'osteopeni\w*', r'metasta\w*', r'pneumomediastinum',
                    r'pneumoperitoneum', r'cuffing', r'lucenc\w*', r'inflam\w*', r'hypertension', r'prominen\w*',
                    r'deformit\w*', r'hemorrhag\w*', r'haemorrhag\w*', r'hematoma', r'volume loss', r'thoracentesis',
-                   r'(?:lymph)?adenopathy', r'cysts?', r'cystic', r'cavit\w*', r'fissural fluid',
+                   r'cysts?', r'cystic', r'cavit\w*', r'fissural fluid',
                    r'fluid in the (?:\w+ )?(?:\w+ )?fissure', r'dextroscoliosis', r'levoscoliosis', r'abnormalit\w*']
+
+# %% ../nbs/01_labels.ipynb #0b7e51a1
+@dataclass
+class LabelOptions:
+    "Convention choices where CheXpert's rules leave room (LABELING.md); the defaults follow LABELING.md."
+    granuloma_is_lesion:bool = True                 # "calcified granuloma" -> Lung Lesion; False: an other finding
+    wedge_deformity_is_fracture:bool = False        # "wedge / compression deformity" -> Fracture; False: only "fracture"
+    other_findings_block_no_finding:bool = False    # CheXpert labeler: emphysema, scoliosis... also block No Finding
+
+OPTIONS = LabelOptions()
+
+def set_options(**kw) -> LabelOptions:
+    "Change the convention options (see `LabelOptions`) for every later call; returns the previous options."
+    global OPTIONS, _MENTION
+    bad = set(kw) - set(LabelOptions.__dataclass_fields__)
+    if bad: raise TypeError(f"unknown label option(s) {sorted(bad)}; known: {list(LabelOptions.__dataclass_fields__)}")
+    old, OPTIONS = OPTIONS, replace(OPTIONS, **kw)
+    _MENTION = _mention_regex(OPTIONS); _CACHE.clear()
+    return old
 
 # %% ../nbs/01_labels.ipynb #769d3206
 _NAMES = {p: f"g{i}" for i, p in enumerate(PATHOLOGIES)}
 _GROUP2PATH = {v: k for k, v in _NAMES.items()}
 def _alt(phrases): return '|'.join(phrases)
-_MENTION = re.compile('|'.join(
-    [f"(?P<{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in _FINDING_PHRASES.items()] +
-    [f"(?P<s{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in _STRUCTURE_PHRASES.items()] +
-    [f"(?P<other>\\b(?:{_alt(_OTHER_FINDINGS)})\\b)"]))
+
+def _mention_regex(o:LabelOptions):
+    "The one regular expression of every phrase, one named group per observation, under the options `o`."
+    fp, other = {p: list(v) for p, v in _FINDING_PHRASES.items()}, list(_OTHER_FINDINGS)
+    (fp['Lung Lesion'] if o.granuloma_is_lesion else other).append(r'granulom\w*')
+    (fp['Fracture'] if o.wedge_deformity_is_fracture else other).append(r'(?:wedge|wedging|compression) (?:deformit\w*)|wedging')
+    return re.compile('|'.join(
+        [f"(?P<{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in fp.items()] +
+        [f"(?P<s{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in _STRUCTURE_PHRASES.items()] +
+        [f"(?P<other>\\b(?:{_alt(other)})\\b)"]))
+
+_MENTION = _mention_regex(OPTIONS)
 
 # %% ../nbs/01_labels.ipynb #13996d8d
 _W = r"(?:\w+[ -]){0,2}"   # up to two filler words
@@ -151,7 +190,10 @@ _NO_CHANGE = re.compile(  # "no" / "without" that qualify a change, not a findin
     r"|\b(?:not|no)\s+(?:yet\s+|fully\s+|completely\s+|entirely\s+)+(?:resolved|cleared)\b")
 _NEG_PRE = re.compile(
     r"\b(?:no|not|without|nor|neither|never|negative for|free of|absence of|absent|lack of|rather than|"
-    r"resolution of|resolved|removal of|removed|ruled out|rule out|rules out|clear of|cleared of|cleared)\b")
+    r"resolution of|resolved|removal of|removed|ruled out|rule out|rules out|clear of|cleared of|cleared)\b"
+    r"|\u00ac"                                                    # a cross mark (see `_lower`): "\u274c Pneumothorax"
+    r"|\bclear(?=\s+(?:(?:of|focal|acute|definite|any)\s+)*(?:air|consol|opac|infil|edema|effus|pneumo|atelec|mass|nodul))")
+                                                       # "lungs are clear [of] airspace disease": a word lost in redaction
 _PARTIAL = re.compile(r"(?:partial(?:ly)?|near(?:ly)?|almost|mostly|largely|incomplete(?:ly)?|slowly)\s+$")
 _NEG_POST = re.compile(
     r"\b(?:(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|fully\s+|been\s+)*(?:resolved|cleared|disappeared|been removed)"
@@ -236,11 +278,22 @@ def _side_after(s, b, end, spans, path):
             return None if _words(s[m.end():x]) <= 3 and not _SEG_END.search(s, m.end(), x) else m.lastgroup
     return m.lastgroup
 
+_PAREN_SIDE = re.compile(r"\s*\(\s*(?:on the |the |mainly |predominantly )?(?:(?P<bilateral>bilateral\w*|both\w*|bibasilar)|"
+                         r"(?P<left>left)|(?P<right>right))\b")
+_COLON = re.compile(r"\s*(?:\([^)]{0,40}\)\s*)?(?::|\s[-\u2013\u2014]|\s=)\s*")   # "X:", "X -", "X \u2014", "X (...):"
+_VALUE_END = re.compile(r"[.;!?]|\bbut\b|\bwhereas\b|\bhowever\b")
+
 def _laterality(s, a, b, p0, p1, spans=(), path=None):
     "Side of the mention [a, b) of `path`, noun phrase from p0; `spans`: (start, end, pathology or None) of all mentions."
     if _BOTH.search(s, max(0, a - 40), a): return 'bilateral'
     before = [m.lastgroup for m in _SIDE.finditer(s, p0, a)]
     if before: return before[-1]
+    m = _PAREN_SIDE.match(s, b)                                       # a header: "pleural effusion (right side)"
+    if m: return m.lastgroup
+    m = _COLON.match(s, b)                                            # a label and its value: "effusion: left-sided"
+    if m:
+        e = _VALUE_END.search(s, m.end()); side = _side_after(s, m.end(), min(e.start() if e else len(s), m.end() + 80), spans, path)
+        if side: return side
     m = _SIDE_END.search(s, b); end = m.start() if m else len(s)   # after: "atelectasis is seen at the left base"
     side = _side_after(s, b, min(end, b + 60), spans, path)
     if side: return side
@@ -283,6 +336,53 @@ def _nearest_change(s, a, b, lo, hi):
         if d < dist or (d == dist and m.end() <= a): best, dist = m.lastgroup, d
     return best
 
+# %% ../nbs/01_labels.ipynb #7a3f90c2
+_SIGN = re.compile(  # radiographic signs that carry a side for the finding they support
+    r"\b(?:(?P<effusion>blunt\w*|obliterat\w*|menisc\w*|layering|subpulmonic)"
+    r"|(?P<collapse>volume loss|loss of (?:lung )?volume|elevat\w*|raised|crowd\w*|tented|tenting)"
+    r"|(?P<shift>shift\w*|deviat\w*|displac\w*|pulled|retract\w*|leftward|rightward)"
+    r"|(?P<air>(?:visceral )?pleural (?:line|edge)|lung markings|deep sulcus|hyperlucen\w*)"
+    r"|(?P<airspace>air[- ]?bronchograms?|silhouette sign)"
+    r"|(?P<place>(?:lower|upper|mid|middle)[- ](?:zones?|lobes?|lungs?)|bases?|apex|apices|hemithorax|lung fields?|hemidiaphragm))\b")
+SIGN_FINDINGS = {  # sign kind -> {finding it supports: +1 same side as the sign, -1 the opposite side}
+    'effusion': {'Pleural Effusion': 1},
+    'collapse': {'Atelectasis': 1},
+    'shift': {'Atelectasis': 1, 'Pleural Effusion': -1, 'Pneumothorax': -1},   # side = where the mediastinum moves to
+    'air': {'Pneumothorax': 1},
+    'airspace': {'Consolidation': 1, 'Pneumonia': 1, 'Lung Opacity': 1},
+    'place': {}}                                                     # a bare location: only under a one-finding header
+_SIGN_STOP = re.compile(r"[.;:()]|\b(?:but|whereas|while|however|and the|and a)\b")
+_TOWARD = re.compile(r"\s*(?:\w+\s+){0,3}?(?:(?P<to>toward|towards|to|into|on)|(?P<away>away from))\s+(?:the\s+)?"
+                     r"(?:(?P<same>same|affected|ipsilateral|involved)|(?P<opp>opposite|contralateral|other|unaffected)|"
+                     r"(?P<side>left|right))\b")
+_SAME = re.compile(r"\b(?:(?P<same>(?:same|affected|ipsilateral) side|ipsilateral(?:ly)?)|"
+                   r"(?P<opposite>(?:opposite|contralateral|other) side|contralateral(?:ly)?))\b")
+_NO_SIGN = re.compile(r"\b(?:no|not|without|sharp|clear|normal|preserved|absent)\s+(?:\w+\s+){0,2}$")
+
+def _signs(s:str) -> tuple:
+    "Signs in the lower-cased step `s`: (start, end, kind, side); side 'left' | 'right' | 'bilateral' | 'same' | 'opposite'."
+    out = []
+    for m in _SIGN.finditer(s):
+        k, a, b = m.lastgroup, m.start(), m.end()
+        if _NO_SIGN.search(s, max(0, a - 30), a) and k != 'air': continue     # "no blunting", "sharp angles"
+        if k == 'shift':
+            if b - a > 6 and s[a:b] in ('leftward', 'rightward'): out.append((a, b, k, s[a:a+4].replace('righ', 'right'))); continue
+            t = _TOWARD.match(s, b)
+            if not t: continue
+            side = t.group('side') or ('same' if t.group('same') else 'opposite')
+            if t.group('away'): side = _OPPOSITE[side]
+            out.append((a, b, k, side)); continue
+        e = _SIGN_STOP.search(s, b); lo = max((x.end() for x in _SIGN_STOP.finditer(s, max(0, a - 60), a)), default=max(0, a - 60))
+        hi = min(e.start() if e else len(s), b + 40)
+        sm = _SAME.search(s, lo, hi)
+        if sm: out.append((a, b, k, sm.lastgroup)); continue
+        before = [x.lastgroup for x in _SIDE.finditer(s, max(lo, a - 15) if k == 'place' else lo, a)]   # "left lower zone"
+        side = before[-1] if before else next((x.lastgroup for x in _SIDE.finditer(s, b, hi)), None)
+        if side: out.append((a, b, k, side))
+    return tuple(out)
+
+_OPPOSITE = {'left': 'right', 'right': 'left', 'bilateral': 'bilateral', 'same': 'opposite', 'opposite': 'same'}
+
 # %% ../nbs/01_labels.ipynb #1134adb6
 @dataclass
 class Mention:
@@ -295,12 +395,17 @@ class Mention:
     sentence: int               # index of the reasoning step (see `split_steps`)
     span: tuple[int, int]       # (start, end) character offsets of the matched phrase in the text
     text: str                   # the matched phrase, as written
+    via: str = 'name'           # 'name': the finding is named; 'sign': a cited sign gives its side (see `SIGN_FINDINGS`)
 
 # %% ../nbs/01_labels.ipynb #58fd2eb6
+_MARKUP = str.maketrans({**dict.fromkeys('*_#`\u2714\u2713\u2705\u2611\ufe0f\u2022>|', ' '),
+                         **dict.fromkeys('\u274c\u2717\u2718\u2716', '\u00ac')})   # check marks read as nothing, crosses as "no"
+
 def _lower(s):
-    "Lower case with the same length (so offsets stay valid)."
+    "Lower case with the same length (so offsets stay valid), markdown marks blanked, cross marks turned into '\u00ac'."
     low = s.lower()
-    return low if len(low) == len(s) else ''.join(c.lower() if len(c.lower()) == 1 else c for c in s)
+    if len(low) != len(s): low = ''.join(c.lower() if len(c.lower()) == 1 else c for c in s)
+    return low.translate(_MARKUP)
 
 def _label(s, a, b, lo, hi, cues):
     "Label (1/0/-1) of the mention [a, b) in clause [lo, hi) given the cue spans; and whether a 'resolved' cue negated it."
@@ -330,13 +435,21 @@ def _structure_label(s, a, b, lo, hi, p0, p1, cues):
     for q in _QUAL.finditer(s[w0:min(m.start() if m else len(s), b + 60)]):   # before, the phrase itself, after
         kinds.setdefault(q.lastgroup, w0 + q.start())
     if not kinds: return None
-    for k, v in (('norm', 0), ('border', -1), ('abn', 1), ('stable', -1)):
+    for k, v in (('norm', 0), ('border', -1), ('abn', 1), ('stable', 0)):   # a stable structure is a normal one
         if k in kinds: break
     if v == 1:
         v = _label(s, a, b, lo, hi, cues)           # "no enlarged heart", "possibly enlarged heart"
         q = kinds['abn']                            # a hedge between the structure and its qualifier:
         if v == 1 and q >= b and any(b <= x and y <= q for x, y in cues[4]): v = -1   # "the heart may be enlarged"
     return v
+
+# %% ../nbs/01_labels.ipynb #5c1d2e7f
+_VALUE_CUE = re.compile(
+    r"\s*(?:\(\s*(?P<punc>possible|possibly|probable|suspected|likely|questionable|uncertain|equivocal)\b"
+    r"|(?:\([^)]{0,40}\)\s*)?(?::|\s[-\u2013\u2014])\s*(?:"
+    r"(?P<unc>possibl[ey]|probabl[ey]|uncertain|equivocal|questionable|suspected|suspicious|likely|may|might|could|borderline|"
+    r"not (?:be )?(?:entirely )?(?:excluded|ruled out)|cannot be (?:excluded|ruled out))"
+    r"|(?P<neg>no|none|not|absent|negative|ruled out|excluded|unlikely|normal|\u00ac)\b))")
 
 # %% ../nbs/01_labels.ipynb #7e842f80
 def _analyse(sent:str):
@@ -361,6 +474,8 @@ def _analyse(sent:str):
         else:
             lab = _label(s, a, b, lo, hi, cues)
             if lab == 1 and _HEDGED.search(m.group()): lab = -1
+            v = _VALUE_CUE.match(s, b)                      # "pneumothorax: not seen", "atelectasis (possible)"
+            if v and not other: lab = 0 if v.group('neg') else -1 if lab == 1 else lab
         taken.setdefault(path, []).append((a, b))
         out.append([a, b, path, lab, _laterality(s, a, b, p0, p1, spans, path), _temporal(s, a, b, p0, tends),
                     _severity(s, a, b, p0, p1), other])
@@ -373,17 +488,26 @@ def _analyse(sent:str):
     return tuple(tuple(o) for o in out)
 
 # %% ../nbs/01_labels.ipynb #bedad5fd
-_REFUSAL = re.compile(
-    r"\bas an ai\b|\bas an artificial intelligence\b|\bas a (?:large )?language model\b|\bi(?:'m| am) (?:just |only )?an ai\b"
-    r"|\bi(?:'m|’m| am)\s+(?:not\s+(?:able|capable|qualified|designed|equipped|trained)|unable)\s+(?:to|of)\b"
+_IMAGE = r"(?:\w+\s+){0,3}(?:images?|x-?rays?|radiographs?|scans?|films?|pictures?|studies|study)"
+_REFUSAL = re.compile(  # strong: the writer cannot read images at all; weak: declines a diagnosis, may still answer
+    r"(?P<strong>\bas an ai\b|\bas an artificial intelligence\b|\bas a (?:large )?language model\b|\bi(?:'m|’m| am) (?:just |only )?an ai\b"
+    r"|\b(?:cannot|can't|can’t|can not|unable to|not able to|not capable of|do not have the (?:ability|capability) to)\s+"
+    r"(?:directly\s+|actually\s+|personally\s+)?(?:view|see|access|interpret\w*|analy[sz]\w*|read\w*|examin\w*|review\w*|"
+    r"evaluat\w*|process\w*|look at)\s+" + _IMAGE +
+    r"|\bi\s+(?:cannot|can't|can’t|can not)\s+provide (?:a |any )?(?:medical |diagnostic )?(?:diagnos\w*|interpret\w*|analys\w*)"
+    r"(?! with certainty| without)(?=\s+(?:of|for|on)\s+" + _IMAGE + r"|\s*[.,])"
+    r")|(?P<weak>\bi(?:'m|’m| am)\s+(?:not\s+(?:able|capable|qualified|designed|equipped|trained)|unable)\s+(?:to|of)\b"
     r"|\bi\s+(?:cannot|can't|can’t|can not|do not|don't|don’t)\s+(?:\w+\s+){0,2}(?:interpret|analy[sz]e|view|see|read|"
     r"diagnose|provide (?:a |any )?(?:medical |definitive )?(?:diagnos|interpret|analys)|evaluate|assess|access|examine|review)"
-    r"|\bnot capable of\s+(?:\w+\s+){0,2}(?:interpret|analy[sz]|view|read|diagnos)"
-    r"|\bunable to (?:\w+\s+){0,2}(?:interpret|analy[sz]e|view|read)\s+(?:\w+\s+){0,2}(?:images?|x-?rays?|radiographs?|scans?)")
+    r"|\bnot capable of\s+(?:\w+\s+){0,2}(?:interpret|analy[sz]|view|read|diagnos))")
+_HEDGE = re.compile(r"\b(?:definitive\w*|definite|certain\w*|formal|final|official|replace|substitute|but|however)\b")
 
-def is_refusal(text:str) -> bool:
-    "Does the writer decline to read the image ('As an AI, I cannot interpret medical images...')?"
-    return bool(_REFUSAL.search(_lower(text)))
+def _refusal_cue(low:str) -> int:
+    "0: no refusal cue in the lower-cased step; 1: a weak one (or a hedged strong one); 2: a strong one."
+    m = _REFUSAL.search(low)
+    if not m: return 0
+    if m.group('weak') or _HEDGE.search(low, m.end(), m.end() + 60): return 1
+    return 2
 
 # %% ../nbs/01_labels.ipynb #0ee9a572
 _PRIORITY = {1: 3, -1: 2, 0: 1}                 # positive > uncertain > negative
@@ -394,37 +518,129 @@ def _contrib(sent, mentions):
     "What one step adds to its text's labels: ((column, label), ...) and whether it shows any finding (for No Finding)."
     out, finding = [], False
     for s, e, p, l, lat, tmp, sev, other in mentions:
-        if l != 0 and p != 'Support Devices': finding = True
+        if l != 0 and p != 'Support Devices' and (not other or OPTIONS.other_findings_block_no_finding): finding = True
         if other: continue
         out.append((_COL[p], l))
         if l != 0 and p == 'Edema' and _lower(sent[s:e]) in ('heart failure', 'chf'): out.append((_CARDIO, -1))
     return tuple(out), finding
 
+# %% ../nbs/01_labels.ipynb #c4e2a9d0
+_RICH = re.compile(r"\*\*|__|^#|:[ \t]*(?:\*\*)?[ \t]*$|^[ \t]*[-*\u2022]", re.M)   # markdown: headers and bullets
+_HEAD_LINE = re.compile(r"^[ \t]*(?:#{1,6}|\*\*|__)|(?::|\*\*|__)[ \t]*(?:\*\*)?[ \t]*$")
+
+def _is_header(text, a, b):
+    "Is the step [a, b) a header line: a heading, a bold line, or a short line ending with ':' (its own line, few words)?"
+    lo, hi = text.rfind('\n', 0, a) + 1, text.find('\n', b)
+    line = text[lo:hi if hi >= 0 else len(text)]
+    if line.strip().strip('*_#: ') != text[a:b].strip().strip('*_#: ') and not _START_MARK.match(line): return False
+    words = len(line.split())
+    if _HEAD_LINE.search(line): return words <= (25 if line.rstrip(' *_').endswith(':') else 12)
+    return words <= 6 and not line.rstrip().endswith('.')
+
+def _scoped_signs(text, spans, steps):
+    "Sides that cited signs give to findings named elsewhere: under a header (or an opening line ending in ':') that"
+    "names them, else to a finding the text names without any side. Yields (step, start, end, pathology, label, side)."
+    if not any(r[4] for r in steps): return []
+    rich = bool(_RICH.search(text))
+    out, scope, last, prev_end, used = [], {}, None, 0, set()
+    named = {}                                                          # pathology -> label, sides named anywhere
+    for ms, *_ in steps:
+        for m in ms:
+            if not m[7] and m[3] != 0:
+                d = named.setdefault(m[2], [m[3], set()]); d[0] = max(d[0], m[3]); d[1].add(m[4])
+    for i, (a, b) in enumerate(spans):
+        ms, sg = steps[i][0], steps[i][4]
+        if rich and re.search(r"[A-Za-z]{3}", text[prev_end:a]): scope = {}     # a dropped header ("Summary:") ends a scope
+        prev_end = b
+        here = {m[2]: m[3] for m in ms if not m[7] and m[3] != 0}
+        if rich and here and _is_header(text, a, b):
+            scope = here
+        for k, (s, e, kind, side) in enumerate(sg):
+            if side in ('same', 'opposite'):
+                if last is None: continue
+                side = last if side == 'same' else _OPPOSITE[last]
+            targets = SIGN_FINDINGS[kind] if kind != 'place' else ({p: 1 for p in scope} if len(scope) == 1 and not here else {})
+            for p, rel in targets.items():
+                if p in here: continue                                   # named in this step: `_sign_sides` did it
+                if p in scope: lab = scope[p]
+                elif not scope and p in named and named[p][1] <= {'unspecified'}: lab = named[p][0]
+                else: continue
+                out.append((i, s, e, p, lab, side if rel > 0 else _OPPOSITE[side])); used.add((i, k))
+            last = side
+        for m in ms:
+            if m[4] in _SIDES3: last = m[4]
+    return out
+
 # %% ../nbs/01_labels.ipynb #456a46f4
 _CACHE, _CACHE_MAX = {}, 500_000
 
+def _sign_sides(ms, signs):
+    "A named finding without a side takes it from a sign in the same step that supports it ('blunted left angle: effusion')."
+    out = list(ms)
+    for i, (s, e, p, l, lat, tmp, sev, other) in enumerate(ms):
+        if other or l == 0 or lat != 'unspecified': continue
+        for a, b, k, side in sorted(signs, key=lambda g: abs(g[0] - s)):
+            rel = SIGN_FINDINGS[k].get(p)
+            if rel and side in _SIDES3: out[i] = (s, e, p, l, side if rel > 0 else _OPPOSITE[side], tmp, sev, other); break
+    return tuple(out)
+
+_SIDES3 = ('left', 'right', 'bilateral')
+
 def _step(sent):
-    "Cached per-step result: (mention tuples, refusal flag, label contributions, shows-a-finding flag)."
+    "Cached per-step result: (mention tuples, refusal cue, label contributions, shows-a-finding flag, signs)."
     r = _CACHE.get(sent)
     if r is None:
         if len(_CACHE) >= _CACHE_MAX: _CACHE.clear()
-        ms = _analyse(sent)
-        r = _CACHE[sent] = (ms, bool(_REFUSAL.search(_lower(sent))), *_contrib(sent, ms))
+        low = _lower(sent)
+        ms, sg = _analyse(sent), _signs(low)
+        if sg and ms: ms = _sign_sides(ms, sg)
+        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg)
     return r
 
 def extract_mentions(text:str) -> list[Mention]:
-    "Every mention of a CheXpert observation in `text`, in order, classified (see `Mention`)."
-    out = []
-    for i, (a, b) in enumerate(step_spans(text)):
-        for s, e, p, l, lat, tmp, sev, other in _step(text[a:b])[0]:
+    "Every mention of a CheXpert observation in `text`, in order, classified (see `Mention`); signs add 'sign' mentions."
+    out, spans = [], step_spans(text)
+    steps = [_step(text[a:b]) for a, b in spans]
+    for i, (a, b) in enumerate(spans):
+        for s, e, p, l, lat, tmp, sev, other in steps[i][0]:
             if not other: out.append(Mention(p, l, lat, tmp, sev, i, (a + s, a + e), text[a + s:a + e]))
+    for i, s, e, p, l, lat in _scoped_signs(text, spans, steps):
+        a = spans[i][0]; out.append(Mention(p, l, lat, None, None, i, (a + s, a + e), text[a + s:a + e], 'sign'))
+    return sorted(out, key=lambda m: m.span)
+
+# %% ../nbs/01_labels.ipynb #e91b3c55
+def finding_sides(text:str) -> dict:
+    "Per finding stated (1 or -1): how often each side is given (named or by a sign), and the dominant side."
+    out = {}
+    for m in extract_mentions(text):
+        if m.label == 0: continue
+        d = out.setdefault(m.pathology, {'sides': {}, 'dominant': 'unspecified'})
+        if m.laterality != 'unspecified': d['sides'][m.laterality] = d['sides'].get(m.laterality, 0) + 1
+    for d in out.values():
+        if d['sides']: d['dominant'] = max(d['sides'], key=d['sides'].get)   # ties: the side stated first
     return out
+
+# %% ../nbs/01_labels.ipynb #a6d41f2e
+def _answers(steps, text, spans) -> bool:
+    "Does a text with a refusal cue still read the image? Findings outside the cue's steps (sided ones after a strong cue)."
+    cue = max(r[1] for r in steps)
+    rest = [m for r in steps if not r[1] for m in r[0] if not m[7]]
+    if cue == 1: return bool(rest)
+    sided = any(m[3] != 0 and m[4] in _SIDES3 for m in rest) or any(
+        g[3] in _SIDES3 for r in steps if not r[1] for g in r[4])
+    return sided or (len(rest) >= 4 and any(m[3] == 0 for m in rest))
+
+def is_refusal(text:str) -> bool:
+    "Does the writer decline to read the image ('As an AI, I cannot interpret medical images...') and give no reading?"
+    if not isinstance(text, str) or not _REFUSAL.search(_lower(text)): return False
+    spans = step_spans(text); steps = [_step(text[a:b]) for a, b in spans]
+    return any(r[1] for r in steps) and not _answers(steps, text, spans)
 
 # %% ../nbs/01_labels.ipynb #605a00c6
 def _aggregate(steps):
     "Labels {column: value} from the cached results of a text's steps."
     lab, finding, refusal = {}, False, False
-    for ms, ref, contrib, fnd in steps:
+    for ms, ref, contrib, fnd, _ in steps:
         finding |= fnd; refusal |= ref
         for c, l in contrib:
             old = lab.get(c)
@@ -497,18 +713,23 @@ def label_texts(texts,        # sequence of report / trajectory texts (non-strin
     return pd.DataFrame(arr, columns=list(PATHOLOGIES))
 
 # %% ../nbs/01_labels.ipynb #bf47a5d3
-MENTION_COLUMNS = ['doc', 'pathology', 'label', 'laterality', 'temporal', 'severity', 'sentence', 'start', 'end', 'text']
+MENTION_COLUMNS = ['doc', 'pathology', 'label', 'laterality', 'temporal', 'severity', 'sentence', 'start', 'end', 'text', 'via']
 
 def _mention_rows(texts):
     cols = [[] for _ in MENTION_COLUMNS]
-    (doc, path, lab, lat, tmp, sev, sen, st, en, txt) = cols
+    (doc, path, lab, lat, tmp, sev, sen, st, en, txt, via) = cols
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
-        for j, (a, b) in enumerate(step_spans(t)):
-            for s, e, p, l, la, te, se, other in _step(t[a:b])[0]:
+        spans = step_spans(t); steps = [_step(t[a:b]) for a, b in spans]
+        for j, (a, b) in enumerate(spans):
+            for s, e, p, l, la, te, se, other in steps[j][0]:
                 if other: continue
                 doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(te); sev.append(se)
-                sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e])
+                sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append('name')
+        for j, s, e, p, l, la in _scoped_signs(t, spans, steps):
+            a = spans[j][0]
+            doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(None); sev.append(None)
+            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append('sign')
     return cols
 
 def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
