@@ -10,10 +10,11 @@ import numpy as np, pandas as pd
 from .data import PATHOLOGIES, TEMPORAL_FINDINGS
 
 # %% auto #0
-__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'SIGN_FINDINGS', 'MENTION_COLUMNS', 'step_spans', 'split_steps',
-           'LabelOptions', 'set_options', 'Mention', 'extract_mentions', 'finding_sides', 'is_refusal',
+__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'SIGN_FINDINGS', 'MENTION_COLUMNS', 'CODES', 'step_spans',
+           'split_steps', 'LabelOptions', 'set_options', 'Mention', 'extract_mentions', 'finding_sides', 'is_refusal',
            'extract_labels', 'read_chexpert_csv', 'label_texts', 'mention_table', 'label_agreement',
-           'planted_agreement', 'templated_reports', 'throughput']
+           'read_dev_sentences', 'read_dev_rationales', 'per_class_f1', 'planted_agreement', 'templated_reports',
+           'throughput']
 
 # %% ../nbs/01_labels.ipynb #daddbce9
 PATHOLOGIES, TEMPORAL_FINDINGS = PATHOLOGIES, TEMPORAL_FINDINGS  # re-exported from apo_kit.data (the same objects)
@@ -30,6 +31,7 @@ _STEP_SEP = re.compile(  # every alternative starts with a newline or . ! ? so t
     r"|(?P<p>[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<![Dd]r\.)\s+(?:" + _MARK + r")?"  # sentence end (+ item marker)
     r"|\n(?=[ \t]*[A-Z*#\u274c\u2717\u2718\u2716])")              # line break before a capitalised line (or a cross mark)
 _START_MARK = re.compile(r"[ \t]*" + _MARK)
+_CHECK_SEP = re.compile(r"[ \t]+[\u2714\u2713\u2705]\ufe0f?[ \t]*")
 _HEAD_BEFORE = re.compile(  # what may precede a ':' to make it a section header ("Findings", "**Impression", "Step 2")
     r"(?:^|(?<=[\s.*#>]))(?:\*\*|#{1,6}[ \t]*)?(?:(?i:" + _HEADERS + r")|(?i:step)[ \t]*\d{1,2})[ \t]*(?:\*\*)?[ \t]*$")
 _HEAD_AFTER = re.compile(r":(?:\*\*)?\s*(?:\(?\d{1,2}[.)][ \t]+)?")
@@ -53,6 +55,8 @@ def step_spans(text:str) -> list[tuple[int, int]]:
     m = _START_MARK.match(text)
     if m: seps.insert(0, (0, m.end()))
     if ':' in text or 'tep' in text: seps = sorted(seps + _header_seps(text))
+    if '\u2714' in text or '\u2713' in text or '\u2705' in text:                # "\u2714 Effusion: left \u2714 Atelectasis: left"
+        seps = sorted(seps + [m.span() for m in _CHECK_SEP.finditer(text)])
     spans, pos = [], 0
     for a, b in seps:
         if b <= pos: continue
@@ -77,26 +81,28 @@ _FINDING_PHRASES = {   # observation -> phrases that name it (regex, lower case)
                                    r'subcarinal|prevascular|hilar)(?: soft[- ]tissue| lymph node)? (?:mass(?:es)?|'
                                    r'(?:lymph)?adenopathy|lymph node enlargement|fullness)', r'(?:lymph)?adenopathy',
                                    r'hilar (?:prominence|enlargement|fullness)',
-                                   r'(?:prominen\w*|enlarge\w*|fullness) of the (?:left |right |bilateral )?(?:hila|hilum|hilar)'],
-    'Edema': [r'o?edema(?:tous)?', r'heart failure', r'chf', r'(?:pulmonary )?(?:vascular|venous) congestion',
-              r'pulmonary congestion', r'vascular (?:prominence|engorgement|indistinctness)', r'cephalization'],
+                                   r'(?:prominen\w*|enlarge\w*|fullness) of the (?:left |right |bilateral )?(?:hila|hilum|hilar)',
+                                   r'prominent (?:left |right |bilateral )?(?:hila|hilum)'],
+    'Edema': [r'o?edema(?:tous)?', r'(?:congestive )?heart failure', r'chf', r'(?:(?:pulmonary|central) )?(?:vascular|venous) congestion',
+              r'pulmonary congestion', r'vascular (?:prominence|engorgement|indistinctness)', r'cephalization', r'congestion'],
     'Fracture': [r'fractur\w*'],
     'Lung Lesion': [r'nodular (?:densit\w*|opacit\w*|opacification)', r'nodul\w*', r'mass(?:es)?(?! effect)', r'lump',
-                    r'cavitary lesions?', r'carcinoma\w*', r'neoplas\w*', r'tumou?rs?', r'(?:lung|pulmonary) lesions?'],   # + granulomas (option)
+                    r'(?:cavitary|endobronchial|parenchymal|focal|spiculated) lesions?', r'carcinoma\w*', r'neoplas\w*', r'tumou?rs?', r'(?:lung|pulmonary) lesions?'],   # + granulomas (option)
     'Lung Opacity': [r'air[- ]?space (?:disease|opacit\w*|process)', r'(?<!nodular )opacit\w*', r'(?<!nodular )opacifi\w*',
                      r'infiltrat\w*', r'interstitial (?:markings?|pattern|lung disease|opacit\w*|prominence)',
                      r'reticular (?:pattern|markings?|opacit\w*)', r'reticulation', r'parenchymal scar\w*',
-                     r'peribronchial thickening', r'(?:bronchial )?wall thickening', r'increased density',
+                     r'peribronchial thickening', r'(?:bronchial )?wall thickening', r'increased (?:\w+ )?density',
+                     r'(?<!pleural )(?:pulmonary |interstitial |lung )?fibros[ie]s',
                      r'decreased translucency', r'ground[- ]glass', r'(?<!pleural )(?<!parenchymal )(?<!pericardial )scar(?:ring|s)?'],
     'Pleural Effusion': [r'(?<!pericardial )effusions?', r'pleural fluid', r'hydrothorax'],
     'Pleural Other': [r'pleural[- ]?parenchymal (?:scar\w*|thickening|changes?|opacit\w*)', r'apical (?:pleural )?caps?',
                       r'(?:(?<=effusion versus )|(?<=effusion vs )|(?<=effusion vs\. )|(?<=effusion or )|(?<=effusions or )|'
-                      r'(?<=effusions versus )|(?<=fluid or )|(?<=fluid versus ))thickening', r'pleural thickening', r'(?:pulmonary )?fibros[ie]s', r'fibrothorax', r'pleural scar\w*',
+                      r'(?<=effusions versus )|(?<=fluid or )|(?<=fluid versus ))thickening', r'pleural thickening', r'pleural fibros[ie]s', r'fibrothorax', r'pleural scar\w*',
                       r'pleuro-?(?:parenchymal|pericardial) scar\w*', r'(?:pleural|diaphragmatic) (?:calcified )?plaques?'],
     'Pneumonia': [r'(?:broncho)?pneumonia\w*', r'infectious process', r'infection', r'infectious'],
     'Pneumothorax': [r'(?:hydro)?pneumothora(?:x|ces)', r'ptx'],
     'Support Devices': [r'(?:ecg|ekg|monitoring|pacing|pacemaker|pacer) (?:leads?|wires?)', r'pacemakers?', r'pacer\w*',
-                        r'aicds?', r'icds?', r'defibrillators?', r'picc lines?', r'(?<!kerley b )(?<!septal )lines?', r'piccs?',
+                        r'aicds?', r'icds?', r'defibrillators?', r'picc lines?', r'(?<!kerley b )(?<!septal )(?<!pleural )(?<!visceral )(?<!skin fold )lines?', r'piccs?',
                         r'tubes?', r'catheters?', r'(?:prosthetic )?valves?', r'cannula\w*', r'drains?', r'mediports?',
                         r'port-?a-?cath', r'stents?', r'sternotomy wires?', r'hardware', r'plates?(?![- ]?like| atelecta)', r'screws?',
                         r'coils?', r'devices?', r'arthroplast\w*', r'electrodes?', r'apparatus', r'support devices?',
@@ -104,7 +110,7 @@ _FINDING_PHRASES = {   # observation -> phrases that name it (regex, lower case)
                         r'(?:(?:surgical|vascular|cholecystectomy) )?clips?', r'ngt', r'ogt', r'ett', r'ij', r'lvad',
                         r'(?:aortic|mitral) valve (?:replacement|repair|prosthesis)', r'(?:loop )?recorder'],
 }
-_HEDGED = re.compile(r'congestion|vascular (?:prominence|engorgement|indistinctness)|cephalization|hilar (?:prominence|enlargement|fullness)|of the (?:\w+ )?hil')  # uncertain unless denied
+_HEDGED = re.compile(r'vascular (?:prominence|engorgement|indistinctness)|cephalization|prominen|hilar (?:prominence|enlargement|fullness)|of the (?:\w+ )?hil')  # uncertain unless denied
 
 # %% ../nbs/01_labels.ipynb #2d74830d
 _STRUCTURE_PHRASES = {
@@ -114,7 +120,8 @@ _STRUCTURE_PHRASES = {
     'Enlarged Cardiomediastinum': [r'cardiomediastinal (?:and hilar )?(?:silhouettes?|contours?|size|shadow|structures?)', r'cardiomediastinum',
                                    r'(?:superior )?mediastinal (?:and (?:hilar|cardiac) )?(?:silhouettes?|contours?|configuration|width|widening|enlargement|shadow|structures?)',
                                    r'cardiomediastinal (?:widening|enlargement)',
-                                   r'(?:widened|widening of the|enlarged|enlargement of the) (?:superior )?mediastinum', r'mediastinum', r'pericardial silhouette'],
+                                   r'(?:widened|widening of the|enlarged|enlargement of the) (?:superior )?mediastinum', r'mediastinum', r'pericardial silhouette',
+                                   r'(?:right )?paratracheal stripe'],
 }
 _QUAL = re.compile(  # qualifiers of a structure, strongest first within each kind
     r"(?P<norm>\bnormal\b|\bunremarkable\b|within (?:the )?normal limits|\bnot (?:\w+ )?(?:enlarged|widened)|upper limits? of normal|"
@@ -180,7 +187,7 @@ _CLAUSE_END = re.compile(
 _PRE_NEG_UNC = re.compile(
     r"\b(?:cannot|can ?not|can't|could not|unable to|not)\s+(?:be\s+)?(?:entirely\s+|completely\s+|totally\s+|definitely\s+|"
     r"reliably\s+|fully\s+|be\s+)*(?:exclude[ds]?|rule[ds]?\s+out|ruled\s+out|assess\w*|evaluat\w*|determin\w*)\b"
-    r"|\bno new\b|\bnot\s+(?:be\s+)?(?:entirely\s+|completely\s+)?(?:excluded|ruled\s+out)\b"
+    r"|\bno new\b|\bnot\s+(?:be\s+)?(?:entirely\s+|completely\s+)?(?:excluded|ruled\s+out)\b|\bto (?:exclude|rule out)\b"
     r"|\bnot (?:well )?(?:appreciated|assessed|evaluated|visuali[sz]ed well)\b|\bpoorly (?:seen|visuali[sz]ed|evaluated|assessed)\b")
 _NO_CHANGE = re.compile(  # "no" / "without" that qualify a change, not a finding
     r"\b(?:no|without|not)\s+(?:any\s+|significant\s+|appreciable\s+|substantial\s+|definite\s+|interval\s+|"
@@ -214,6 +221,8 @@ _UNC_POST = re.compile(
     r"suspected|questioned|favou?red|suggested|considered|uncertain|in question|a consideration|not excluded|obscured|"
     r"(?:cannot|can ?not|can't|could not)\s+be\s+(?:entirely\s+|completely\s+)?(?:excluded|ruled out)|"
     r"(?:may|might|could|can)\s+(?:also\s+)?be\s+present|(?:probably|possibly|presumably|likely)\s+(?:present|noted|seen|there))\b")
+_ARTIFACT = re.compile(r"[^.;:]{0,50}?\b(?:(?:overlying|overlapping|superimposed)\s+(?:soft tissues?|breast|nipples?|vessels|"
+                       r"vascular|bony|osseous)|artifact\w*|nipple shadows?)\b")   # "opacity ... likely due to overlying soft tissue"
 _ALTERNATIVE = re.compile(r"^[\s,]*(?:and/or|or|versus|vs\.?|or possibly|or less likely|or more likely)\s+(?:\w+[ -]){0,3}$")
 
 # %% ../nbs/01_labels.ipynb #3633262a
@@ -474,6 +483,7 @@ def _analyse(sent:str):
         else:
             lab = _label(s, a, b, lo, hi, cues)
             if lab == 1 and _HEDGED.search(m.group()): lab = -1
+            if lab == 1 and path in ('Lung Opacity', 'Lung Lesion') and _ARTIFACT.match(s, b): lab = -1
             v = _VALUE_CUE.match(s, b)                      # "pneumothorax: not seen", "atelectasis (possible)"
             if v and not other: lab = 0 if v.group('neg') else -1 if lab == 1 else lab
         taken.setdefault(path, []).append((a, b))
@@ -506,8 +516,9 @@ def _refusal_cue(low:str) -> int:
     "0: no refusal cue in the lower-cased step; 1: a weak one (or a hedged strong one); 2: a strong one."
     m = _REFUSAL.search(low)
     if not m: return 0
-    if m.group('weak') or _HEDGE.search(low, m.end(), m.end() + 60): return 1
-    return 2
+    hedged = bool(_HEDGE.search(low, m.end(), m.end() + 60))   # "I cannot give a definitive diagnosis, but ..."
+    if m.group('weak'): return 0 if hedged else 1
+    return 1 if hedged else 2
 
 # %% ../nbs/01_labels.ipynb #0ee9a572
 _PRIORITY = {1: 3, -1: 2, 0: 1}                 # positive > uncertain > negative
@@ -537,12 +548,15 @@ def _is_header(text, a, b):
     if _HEAD_LINE.search(line): return words <= (25 if line.rstrip(' *_').endswith(':') else 12)
     return words <= 6 and not line.rstrip().endswith('.')
 
-def _scoped_signs(text, spans, steps):
-    "Sides that cited signs give to findings named elsewhere: under a header (or an opening line ending in ':') that"
-    "names them, else to a finding the text names without any side. Yields (step, start, end, pathology, label, side)."
-    if not any(r[4] for r in steps): return []
+_UNSIDED = {'Cardiomegaly', 'Edema', 'Enlarged Cardiomediastinum', 'Support Devices'}
+
+def _scoped(text, spans, steps):
+    "Sides given by structure: signs give theirs to findings named elsewhere (under a header or an opening line ending in"
+    "':' that names them, else to a finding named without any side); a finding named without a side under a header with"
+    "one side takes it. Returns (step, start, end, pathology, label, side, via) tuples; via 'sign' or 'header'."
     rich = bool(_RICH.search(text))
-    out, scope, last, prev_end, used = [], {}, None, 0, set()
+    if not rich and not any(r[4] for r in steps): return []
+    out, scope, head_side, last, prev_end = [], {}, None, None, 0
     named = {}                                                          # pathology -> label, sides named anywhere
     for ms, *_ in steps:
         for m in ms:
@@ -555,6 +569,12 @@ def _scoped_signs(text, spans, steps):
         here = {m[2]: m[3] for m in ms if not m[7] and m[3] != 0}
         if rich and here and _is_header(text, a, b):
             scope = here
+            sides = {m[4] for m in ms if not m[7] and m[3] != 0 and m[2] not in _UNSIDED} - {'unspecified'}
+            head_side = sides.pop() if len(sides) == 1 else None
+        elif scope and head_side:                                        # "- This may represent pneumonia." under "(Right)"
+            for m in ms:
+                if not m[7] and m[3] != 0 and m[4] == 'unspecified' and m[2] not in _UNSIDED:
+                    out.append((i, m[0], m[1], m[2], m[3], head_side, 'header'))
         for k, (s, e, kind, side) in enumerate(sg):
             if side in ('same', 'opposite'):
                 if last is None: continue
@@ -565,7 +585,7 @@ def _scoped_signs(text, spans, steps):
                 if p in scope: lab = scope[p]
                 elif not scope and p in named and named[p][1] <= {'unspecified'}: lab = named[p][0]
                 else: continue
-                out.append((i, s, e, p, lab, side if rel > 0 else _OPPOSITE[side])); used.add((i, k))
+                out.append((i, s, e, p, lab, side if rel > 0 else _OPPOSITE[side], 'sign'))
             last = side
         for m in ms:
             if m[4] in _SIDES3: last = m[4]
@@ -604,8 +624,8 @@ def extract_mentions(text:str) -> list[Mention]:
     for i, (a, b) in enumerate(spans):
         for s, e, p, l, lat, tmp, sev, other in steps[i][0]:
             if not other: out.append(Mention(p, l, lat, tmp, sev, i, (a + s, a + e), text[a + s:a + e]))
-    for i, s, e, p, l, lat in _scoped_signs(text, spans, steps):
-        a = spans[i][0]; out.append(Mention(p, l, lat, None, None, i, (a + s, a + e), text[a + s:a + e], 'sign'))
+    for i, s, e, p, l, lat, via in _scoped(text, spans, steps):
+        a = spans[i][0]; out.append(Mention(p, l, lat, None, None, i, (a + s, a + e), text[a + s:a + e], via))
     return sorted(out, key=lambda m: m.span)
 
 # %% ../nbs/01_labels.ipynb #e91b3c55
@@ -726,10 +746,10 @@ def _mention_rows(texts):
                 if other: continue
                 doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(te); sev.append(se)
                 sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append('name')
-        for j, s, e, p, l, la in _scoped_signs(t, spans, steps):
+        for j, s, e, p, l, la, v in _scoped(t, spans, steps):
             a = spans[j][0]
             doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(None); sev.append(None)
-            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append('sign')
+            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append(v)
     return cols
 
 def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
@@ -753,6 +773,76 @@ def label_agreement(pred:pd.DataFrame, ref:pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame({'n': used.sum(0), 'agree': same.sum(0)}, index=list(PATHOLOGIES))
     df.loc['overall'] = df.sum()
     df['agreement'] = df.agree / df.n.where(df.n > 0)
+    return df
+
+# %% ../nbs/01_labels.ipynb #d1e0f3a7
+CODES = {'AT': 'Atelectasis', 'CM': 'Cardiomegaly', 'CO': 'Consolidation', 'ED': 'Edema', 'EC': 'Enlarged Cardiomediastinum',
+         'FR': 'Fracture', 'LL': 'Lung Lesion', 'LO': 'Lung Opacity', 'NF': 'No Finding', 'EF': 'Pleural Effusion',
+         'PO': 'Pleural Other', 'PN': 'Pneumonia', 'PX': 'Pneumothorax', 'SD': 'Support Devices'}
+
+def _codes(field, where, kind=int):
+    "{pathology: value} from 'EF=1 AT=-1' (kind=int) or 'EF=left,right' (kind=str); errors name `where`."
+    out = {}
+    for tok in field.split():
+        code, _, v = tok.partition('=')
+        if code not in CODES or not v: raise ValueError(f"{where}: bad label {tok!r} (want CODE=value, CODE in {sorted(CODES)})")
+        try: out[CODES[code]] = int(v) if kind is int else v.split(',')
+        except ValueError: raise ValueError(f"{where}: bad value in {tok!r}") from None
+        if kind is int and out[CODES[code]] not in (1, 0, -1): raise ValueError(f"{where}: label must be 1, 0 or -1 in {tok!r}")
+    return out
+
+def read_dev_sentences(path) -> pd.DataFrame:
+    "A hand-labelled sentence file ('report | sentence | CODE=v ... | reason' lines): one row per sentence."
+    rows = []
+    for i, line in enumerate(open(path, encoding='utf-8'), 1):
+        if not line.strip() or line.startswith('#'): continue
+        f = [x.strip() for x in line.rstrip('\n').split(' | ')]
+        if len(f) != 4: raise ValueError(f"{path}, line {i}: want 4 fields 'report | sentence | labels | reason', got {len(f)}")
+        rows.append((f[0], f[1], {} if f[2] == 'none' else _codes(f[2], f"{path}, line {i}, field labels"), f[3]))
+    return pd.DataFrame(rows, columns=['report', 'text', 'labels', 'reason'])
+
+# %% ../nbs/01_labels.ipynb #d1e0f3a8
+def read_dev_rationales(path) -> pd.DataFrame:
+    "A hand-labelled rationale file ('=== id', 'key: value' lines, '---', text): one row per rationale."
+    rows, cur, key_lines = [], None, True
+    def close():
+        if cur is None: return
+        for k in ('labels', 'sides', 'dominant', 'refusal'):
+            if k not in cur: raise ValueError(f"{path}, item {cur['id']} (line {cur['line']}): missing field {k!r}")
+        rows.append(dict(cur, text='\n'.join(cur['text']).strip()))
+    for i, line in enumerate(open(path, encoding='utf-8'), 1):
+        line = line.rstrip('\n')
+        if line.startswith('=== '): close(); cur, key_lines = {'id': line[4:].strip(), 'line': i, 'text': []}, True; continue
+        if cur is None:
+            if line.strip() and not line.startswith('#'): raise ValueError(f"{path}, line {i}: text before the first '=== id'")
+            continue
+        if key_lines and line == '---': key_lines = False; continue
+        if not key_lines: cur['text'].append(line); continue
+        k, _, v = line.partition(':'); k, v = k.strip(), v.strip()
+        where = f"{path}, line {i}, field {k}"
+        if k == 'labels': cur[k] = _codes(v, where)
+        elif k == 'sides': cur[k] = _codes(v, where, str)
+        elif k == 'dominant': cur[k] = {p: s[0] for p, s in _codes(v, where, str).items()}
+        elif k == 'refusal':
+            if v not in ('yes', 'no'): raise ValueError(f"{where}: want yes or no, got {v!r}")
+            cur[k] = v == 'yes'
+        elif k == 'reason': cur[k] = v
+        else: raise ValueError(f"{path}, line {i}: unknown field {k!r}")
+    close()
+    return pd.DataFrame(rows)
+
+# %% ../nbs/01_labels.ipynb #d1e0f3a9
+def per_class_f1(pred:pd.DataFrame, gold:pd.DataFrame, binarize:bool=True) -> pd.DataFrame:
+    "Per observation: support, precision, recall, F1 of `pred` against `gold` (1 or -1 positive when `binarize`; NaN = absent)."
+    P, G = pred[list(PATHOLOGIES)].to_numpy(float), gold[list(PATHOLOGIES)].to_numpy(float)
+    pos = (lambda x: np.isin(x, (1, -1))) if binarize else (lambda x: x == 1)
+    p, g = pos(P), pos(G)
+    tp, fp, fn = (p & g).sum(0), (p & ~g).sum(0), (~p & g).sum(0)
+    df = pd.DataFrame({'support': g.sum(0), 'tp': tp, 'fp': fp, 'fn': fn}, index=list(PATHOLOGIES))
+    df.loc['micro'] = df.sum()
+    df['precision'] = df.tp / (df.tp + df.fp).where(lambda x: x > 0)
+    df['recall'] = df.tp / (df.tp + df.fn).where(lambda x: x > 0)
+    df['f1'] = 2 * df.tp / (2 * df.tp + df.fp + df.fn).where(lambda x: x > 0)
     return df
 
 # %% ../nbs/01_labels.ipynb #cb386287
