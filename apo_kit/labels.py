@@ -33,7 +33,8 @@ _STEP_SEP = re.compile(  # every alternative starts with a newline or . ! ? so t
 _START_MARK = re.compile(r"[ \t]*" + _MARK)
 _CHECK_SEP = re.compile(r"[ \t]+[\u2714\u2713\u2705]\ufe0f?[ \t]*")
 _HEAD_BEFORE = re.compile(  # what may precede a ':' to make it a section header ("Findings", "**Impression", "Step 2")
-    r"(?:^|(?<=[\s.*#>]))(?:\*\*|#{1,6}[ \t]*)?(?:(?i:" + _HEADERS + r")|(?i:step)[ \t]*\d{1,2})[ \t]*(?:\*\*)?[ \t]*$")
+    r"(?:^|(?<=[\s.*#>]))(?:\*\*|#{1,6}[ \t]*)?(?:(?i:(?:other|additional|pertinent|negative|incidental|key|supporting)[ \t]+)?"
+    r"(?i:" + _HEADERS + r")|(?i:step)[ \t]*\d{1,2})[ \t]*(?:\*\*)?[ \t]*$")
 _HEAD_AFTER = re.compile(r":(?:\*\*)?\s*(?:\(?\d{1,2}[.)][ \t]+)?")
 _STEP_HEAD = re.compile(r"(?:(?<=^)|(?<=[\s.*#>]))(?:\*\*)?(?i:step)[ \t]*\d{1,2}[ \t]*[.)](?:\*\*)?\s*")  # "Step 2." / "Step 2)"
 
