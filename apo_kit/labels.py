@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 from .data import PATHOLOGIES, TEMPORAL_FINDINGS
 
 # %% auto #0
-__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'SIGN_FINDINGS', 'MENTION_COLUMNS', 'CODES', 'step_spans',
+__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'SIGN_FINDINGS', 'MENTION_COLUMNS', 'VIA', 'CODES', 'step_spans',
            'split_steps', 'LabelOptions', 'set_options', 'Mention', 'extract_mentions', 'finding_sides', 'is_refusal',
            'extract_labels', 'read_chexpert_csv', 'label_texts', 'mention_table', 'label_agreement',
            'read_dev_sentences', 'read_dev_rationales', 'per_class_f1', 'planted_agreement', 'templated_reports',
@@ -555,8 +555,9 @@ def _scoped(text, spans, steps):
     "Sides given by structure: signs give theirs to findings named elsewhere (under a header or an opening line ending in"
     "':' that names them, else to a finding named without any side); a finding named without a side under a header with"
     "one side takes it. Returns (step, start, end, pathology, label, side, via) tuples; via 'sign' or 'header'."
-    rich = bool(_RICH.search(text))
-    if not rich and not any(r[4] for r in steps): return []
+    rich = ('**' in text or '#' in text or '- ' in text or '* ' in text or '\u2022' in text or ':\n' in text
+            or '__' in text) and bool(_RICH.search(text))                          # cheap tests first: 171k texts
+    if not rich and not any(r[5] for r in steps): return []
     out, scope, head_side, last, prev_end = [], {}, None, None, 0
     named = {}                                                          # pathology -> label, sides named anywhere
     for ms, *_ in steps:
@@ -608,14 +609,14 @@ def _sign_sides(ms, signs):
 _SIDES3 = ('left', 'right', 'bilateral')
 
 def _step(sent):
-    "Cached per-step result: (mention tuples, refusal cue, label contributions, shows-a-finding flag, signs)."
+    "Cached per-step result: (mentions, refusal cue, label contributions, shows-a-finding flag, signs, has a finding's sign)."
     r = _CACHE.get(sent)
     if r is None:
         if len(_CACHE) >= _CACHE_MAX: _CACHE.clear()
         low = _lower(sent)
         ms, sg = _analyse(sent), _signs(low)
         if sg and ms: ms = _sign_sides(ms, sg)
-        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg)
+        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg))
     return r
 
 def extract_mentions(text:str) -> list[Mention]:
@@ -651,9 +652,14 @@ def _answers(steps, text, spans) -> bool:
         g[3] in _SIDES3 for r in steps if not r[1] for g in r[4])
     return sided or (len(rest) >= 4 and any(m[3] == 0 for m in rest))
 
+_REFUSAL_WORDS = ('as a', ' an ai', 'cannot', "can't", 'can\u2019t', 'can not', 'unable', 'not able', 'not capable',
+                  'do not', "don't", 'don\u2019t', ' not ')                  # every cue contains one of these
+
 def is_refusal(text:str) -> bool:
     "Does the writer decline to read the image ('As an AI, I cannot interpret medical images...') and give no reading?"
-    if not isinstance(text, str) or not _REFUSAL.search(_lower(text)): return False
+    if not isinstance(text, str): return False
+    low = text.lower()
+    if not any(w in low for w in _REFUSAL_WORDS) or not _REFUSAL.search(low): return False
     spans = step_spans(text); steps = [_step(text[a:b]) for a, b in spans]
     return any(r[1] for r in steps) and not _answers(steps, text, spans)
 
@@ -661,7 +667,7 @@ def is_refusal(text:str) -> bool:
 def _aggregate(steps):
     "Labels {column: value} from the cached results of a text's steps."
     lab, finding, refusal = {}, False, False
-    for ms, ref, contrib, fnd, _ in steps:
+    for ms, ref, contrib, fnd, *_ in steps:
         finding |= fnd; refusal |= ref
         for c, l in contrib:
             old = lab.get(c)
@@ -736,21 +742,25 @@ def label_texts(texts,        # sequence of report / trajectory texts (non-strin
 # %% ../nbs/01_labels.ipynb #bf47a5d3
 MENTION_COLUMNS = ['doc', 'pathology', 'label', 'laterality', 'temporal', 'severity', 'sentence', 'start', 'end', 'text', 'via']
 
+VIA = ('name', 'sign', 'header')
+
 def _mention_rows(texts):
     cols = [[] for _ in MENTION_COLUMNS]
     (doc, path, lab, lat, tmp, sev, sen, st, en, txt, via) = cols
+    cache, step, code = _CACHE, _step, {v: k for k, v in enumerate(VIA)}
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
-        spans = step_spans(t); steps = [_step(t[a:b]) for a, b in spans]
+        spans = step_spans(t); steps = []
         for j, (a, b) in enumerate(spans):
-            for s, e, p, l, la, te, se, other in steps[j][0]:
+            r = cache.get(t[a:b]) or step(t[a:b]); steps.append(r)
+            for s, e, p, l, la, te, se, other in r[0]:
                 if other: continue
                 doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(te); sev.append(se)
-                sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append('name')
+                sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append(0)
         for j, s, e, p, l, la, v in _scoped(t, spans, steps):
             a = spans[j][0]
             doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(None); sev.append(None)
-            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append(v)
+            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append(code[v])
     return cols
 
 def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
@@ -762,6 +772,7 @@ def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
     for lo, part in zip(bounds, parts):
         cols[0].extend(d + lo for d in part[0])
         for c, v in zip(cols[1:], part[1:]): c.extend(v)
+    cols[-1] = pd.Categorical.from_codes(np.asarray(cols[-1], np.int8), VIA)    # 'via' as codes: 1M rows at CXR-MAX size
     df = pd.DataFrame(dict(zip(MENTION_COLUMNS, cols)))
     return df.astype({'doc': 'int64', 'label': 'int64', 'sentence': 'int64', 'start': 'int64', 'end': 'int64'})
 
