@@ -86,7 +86,7 @@ _FINDING_PHRASES = {   # observation -> phrases that name it (regex, lower case)
                                    r'prominent (?:left |right |bilateral )?(?:hila|hilum)'],
     'Edema': [r'o?edema(?:tous)?', r'(?:congestive )?heart failure', r'chf', r'(?:(?:pulmonary|central) )?(?:vascular|venous) congestion',
               r'pulmonary congestion', r'vascular (?:prominence|engorgement|indistinctness)', r'cephalization', r'congestion'],
-    'Fracture': [r'fractur\w*'],
+    'Fracture': [r'fractur\w*(?! (?:superior |inferior |median |\w+ )?(?:sternal |sternotomy )?wires?)'],   # not a broken wire
     'Lung Lesion': [r'nodular (?:densit\w*|opacit\w*|opacification)', r'nodul\w*', r'mass(?:es)?(?! effect)', r'lump',
                     r'(?:cavitary|endobronchial|parenchymal|focal|spiculated) lesions?', r'carcinoma\w*', r'neoplas\w*', r'tumou?rs?', r'(?:lung|pulmonary) lesions?'],   # + granulomas (option)
     'Lung Opacity': [r'air[- ]?space (?:disease|opacit\w*|process)', r'(?<!nodular )opacit\w*', r'(?<!nodular )opacifi\w*',
@@ -540,16 +540,29 @@ def _contrib(sent, mentions):
 _RICH = re.compile(r"\*\*|__|^#|:[ \t]*(?:\*\*)?[ \t]*$|^[ \t]*[-*\u2022]", re.M)   # markdown: headers and bullets
 _HEAD_LINE = re.compile(r"^[ \t]*(?:#{1,6}|\*\*|__)|(?::|\*\*|__)[ \t]*(?:\*\*)?[ \t]*$")
 
+_MARKS_ONLY = re.compile(r"[\s*_#:.)(\d\u2714\u2713\u2705\u2022-]*")
+_WORDY = re.compile(r"[A-Za-z]{3}")
+
 def _is_header(text, a, b):
     "Is the step [a, b) a header line: a heading, a bold line, or a short line ending with ':' (its own line, few words)?"
     lo, hi = text.rfind('\n', 0, a) + 1, text.find('\n', b)
-    line = text[lo:hi if hi >= 0 else len(text)]
-    if line.strip().strip('*_#: ') != text[a:b].strip().strip('*_#: ') and not _START_MARK.match(line): return False
-    words = len(line.split())
+    if hi < 0: hi = len(text)
+    if not (_MARKS_ONLY.fullmatch(text, lo, a) and _MARKS_ONLY.fullmatch(text, b, hi)): return False   # the whole line
+    line = text[lo:hi]
+    words = line.count(' ') + 1
     if _HEAD_LINE.search(line): return words <= (25 if line.rstrip(' *_').endswith(':') else 12)
     return words <= 6 and not line.rstrip().endswith('.')
 
 _UNSIDED = {'Cardiomegaly', 'Edema', 'Enlarged Cardiomediastinum', 'Support Devices'}
+
+def _named(steps):
+    "Pathology -> [label, sides] over the findings a text names (1 or -1)."
+    named = {}
+    for r in steps:
+        for m in r[0]:
+            if not m[7] and m[3] != 0:
+                d = named.setdefault(m[2], [m[3], set()]); d[0] = max(d[0], m[3]); d[1].add(m[4])
+    return named
 
 def _scoped(text, spans, steps):
     "Sides given by structure: signs give theirs to findings named elsewhere (under a header or an opening line ending in"
@@ -558,17 +571,11 @@ def _scoped(text, spans, steps):
     rich = ('**' in text or '#' in text or '- ' in text or '* ' in text or '\u2022' in text or ':\n' in text
             or '__' in text) and bool(_RICH.search(text))                          # cheap tests first: 171k texts
     if not rich and not any(r[5] for r in steps): return []
-    out, scope, head_side, last, prev_end = [], {}, None, None, 0
-    named = {}                                                          # pathology -> label, sides named anywhere
-    for ms, *_ in steps:
-        for m in ms:
-            if not m[7] and m[3] != 0:
-                d = named.setdefault(m[2], [m[3], set()]); d[0] = max(d[0], m[3]); d[1].add(m[4])
+    out, scope, head_side, last, prev_end, named = [], {}, None, None, 0, None
     for i, (a, b) in enumerate(spans):
-        ms, sg = steps[i][0], steps[i][4]
-        if rich and re.search(r"[A-Za-z]{3}", text[prev_end:a]): scope = {}     # a dropped header ("Summary:") ends a scope
+        ms, sg, here = steps[i][0], steps[i][4], steps[i][6]
+        if rich and _WORDY.search(text, prev_end, a): scope = {}       # a dropped header ("Summary:") ends a scope
         prev_end = b
-        here = {m[2]: m[3] for m in ms if not m[7] and m[3] != 0}
         if rich and here and _is_header(text, a, b):
             scope = here
             sides = {m[4] for m in ms if not m[7] and m[3] != 0 and m[2] not in _UNSIDED} - {'unspecified'}
@@ -585,7 +592,10 @@ def _scoped(text, spans, steps):
             for p, rel in targets.items():
                 if p in here: continue                                   # named in this step: `_sign_sides` did it
                 if p in scope: lab = scope[p]
-                elif not scope and p in named and named[p][1] <= {'unspecified'}: lab = named[p][0]
+                elif not scope:
+                    if named is None: named = _named(steps)
+                    if p not in named or named[p][1] - {'unspecified'}: continue
+                    lab = named[p][0]
                 else: continue
                 out.append((i, s, e, p, lab, side if rel > 0 else _OPPOSITE[side], 'sign'))
             last = side
@@ -609,14 +619,16 @@ def _sign_sides(ms, signs):
 _SIDES3 = ('left', 'right', 'bilateral')
 
 def _step(sent):
-    "Cached per-step result: (mentions, refusal cue, label contributions, shows-a-finding flag, signs, has a finding's sign)."
+    "Cached per-step result: (mentions, refusal cue, label contributions, shows-a-finding flag, signs, has a finding's sign,"
+    "{pathology: label} of the findings it states)."
     r = _CACHE.get(sent)
     if r is None:
         if len(_CACHE) >= _CACHE_MAX: _CACHE.clear()
         low = _lower(sent)
         ms, sg = _analyse(sent), _signs(low)
         if sg and ms: ms = _sign_sides(ms, sg)
-        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg))
+        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg),
+                            {m[2]: m[3] for m in ms if not m[7] and m[3] != 0})
     return r
 
 def extract_mentions(text:str) -> list[Mention]:

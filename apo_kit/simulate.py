@@ -741,10 +741,11 @@ def simulate_cmd(out:str,                 # apo_kit JSONL file to write
                  n_studies:int=150,       # number of studies
                  n_teachers:int=7,        # teachers (7 = the CXR-MAX teachers)
                  seed:int=0,              # random seed
+                 style:str='report',      # 'report', 'rationale' (CXR-MAX style markdown) or 'mixed'
                 ) -> int:
     "Write a simulated multi-teacher set with planted drift (synthetic; reproducible from the seed)."
     from apo_kit.data import save_studies
-    sim = simulate(n_studies, n_teachers, seed)
+    sim = simulate(n_studies, n_teachers, seed, style=style)
     save_studies(sim.studies, out)
     print(f"{out}: {n_studies} studies, {sim.trajectories} trajectories from {n_teachers} simulated teachers (seed {seed})")
     return 0
