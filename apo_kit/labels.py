@@ -31,7 +31,7 @@ _STEP_SEP = re.compile(  # every alternative starts with a newline or . ! ? so t
     r"|(?P<p>[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<![Dd]r\.)\s+(?:" + _MARK + r")?"  # sentence end (+ item marker)
     r"|\n(?=[ \t]*[A-Z*#\u274c\u2717\u2718\u2716])")              # line break before a capitalised line (or a cross mark)
 _START_MARK = re.compile(r"[ \t]*" + _MARK)
-_CHECK_SEP = re.compile(r"[ \t]+[\u2714\u2713\u2705]\ufe0f?[ \t]*")
+_CHECK_SEP = re.compile(r"[ \t]+[\u2714\u2713\u2705]\ufe0f?[ \t]*(?=\*{0,2}[A-Z])")   # before a capitalised item
 _HEAD_BEFORE = re.compile(  # what may precede a ':' to make it a section header ("Findings", "**Impression", "Step 2")
     r"(?:^|(?<=[\s.*#>]))(?:\*\*|#{1,6}[ \t]*)?(?:(?i:(?:other|additional|pertinent|negative|incidental|key|supporting)[ \t]+)?"
     r"(?i:" + _HEADERS + r")|(?i:step)[ \t]*\d{1,2})[ \t]*(?:\*\*)?[ \t]*$")
@@ -350,10 +350,11 @@ def _nearest_change(s, a, b, lo, hi):
 _SIGN = re.compile(  # radiographic signs that carry a side for the finding they support
     r"\b(?:(?P<effusion>blunt\w*|obliterat\w*|menisc\w*|layering|subpulmonic)"
     r"|(?P<collapse>volume loss|loss of (?:lung )?volume|elevat\w*|raised|crowd\w*|tented|tenting)"
-    r"|(?P<shift>shift\w*|deviat\w*|displac\w*|pulled|retract\w*|leftward|rightward)"
+    r"|(?P<shift>shift\w*|deviat\w*|displac\w*|pulled|pushed|retract\w*|leftward|rightward)"
     r"|(?P<air>(?:visceral )?pleural (?:line|edge)|lung markings|deep sulcus|hyperlucen\w*)"
     r"|(?P<airspace>air[- ]?bronchograms?|silhouette sign)"
-    r"|(?P<place>(?:lower|upper|mid|middle)[- ](?:zones?|lobes?|lungs?)|bases?|apex|apices|hemithorax|lung fields?|hemidiaphragm))\b")
+    r"|(?P<place>(?:lower|upper|mid|middle)[- ](?:zones?|lobes?|lungs?)|bases?|apex|apices|hemithorax|lung fields?|hemidiaphragm|"
+    r"(?:(?:affected )?side|laterality|location)(?=[\s:]+(?:is |on |the |in |at )*(?:left|right|bilateral|both)\b)))\b")
 SIGN_FINDINGS = {  # sign kind -> {finding it supports: +1 same side as the sign, -1 the opposite side}
     'effusion': {'Pleural Effusion': 1},
     'collapse': {'Atelectasis': 1},
@@ -382,7 +383,7 @@ def _signs(s:str) -> tuple:
             side = t.group('side') or ('same' if t.group('same') else 'opposite')
             if t.group('away'): side = _OPPOSITE[side]
             out.append((a, b, k, side)); continue
-        e = _SIGN_STOP.search(s, b); lo = max((x.end() for x in _SIGN_STOP.finditer(s, max(0, a - 60), a)), default=max(0, a - 60))
+        e = _SIGN_STOP.search(s, b + (s.startswith(':', b))); lo = max((x.end() for x in _SIGN_STOP.finditer(s, max(0, a - 60), a)), default=max(0, a - 60))
         hi = min(e.start() if e else len(s), b + 40)
         sm = _SAME.search(s, lo, hi)
         if sm: out.append((a, b, k, sm.lastgroup)); continue
@@ -459,7 +460,7 @@ _VALUE_CUE = re.compile(
     r"|(?:\([^)]{0,40}\)\s*)?(?::|\s[-\u2013\u2014])\s*(?:"
     r"(?P<unc>possibl[ey]|probabl[ey]|uncertain|equivocal|questionable|suspected|suspicious|likely|may|might|could|borderline|"
     r"not (?:be )?(?:entirely )?(?:excluded|ruled out)|cannot be (?:excluded|ruled out))"
-    r"|(?P<neg>no|none|not|absent|negative|ruled out|excluded|unlikely|normal|\u00ac)\b))")
+    r"|(?P<neg>(?:no|none|not|absent|negative|ruled out|excluded|unlikely|normal)\b|\u00ac))|(?P<cross>\s*\u00ac))")
 
 # %% ../nbs/01_labels.ipynb #7e842f80
 def _analyse(sent:str):
@@ -486,7 +487,7 @@ def _analyse(sent:str):
             if lab == 1 and _HEDGED.search(m.group()): lab = -1
             if lab == 1 and path in ('Lung Opacity', 'Lung Lesion') and _ARTIFACT.match(s, b): lab = -1
             v = _VALUE_CUE.match(s, b)                      # "pneumothorax: not seen", "atelectasis (possible)"
-            if v and not other: lab = 0 if v.group('neg') else -1 if lab == 1 else lab
+            if v and not other: lab = 0 if v.group('neg') or v.group('cross') else -1 if lab == 1 else lab
         taken.setdefault(path, []).append((a, b))
         out.append([a, b, path, lab, _laterality(s, a, b, p0, p1, spans, path), _temporal(s, a, b, p0, tends),
                     _severity(s, a, b, p0, p1), other])
