@@ -436,7 +436,8 @@ def _label(s, a, b, lo, hi, cues):
     if any(',' not in s[b:c[0]] and _words(s[b:c[0]]) <= 6 for c in inside(upost, b, hi)): return -1
     return 1
 
-_STRUCT_END = re.compile(r"[,;:()]|\.(?!\d)|\b(?:but|however|whereas|while|with|and (?:the|there|lungs?|no|a|an))\b")
+_STRUCT_END = re.compile(r"[,;:()]|\.(?!\d)|\b(?:but|however|whereas|while|with|demonstrat\w*|showing|including|noting|"
+                         r"and (?:the|there|lungs?|no|a|an))\b")   # "contours are stable demonstrating cardiomegaly"
 
 def _structure_label(s, a, b, lo, hi, p0, p1, cues):
     "Label of a heart / mediastinum mention from its qualifier; None when nothing qualifies it."
