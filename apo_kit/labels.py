@@ -276,10 +276,12 @@ _EXPLAINS = re.compile(r"(?:consistent with|compatible with|in keeping with|sugg
                        r"reflecting|likely|due to)\s*(?:\w+\s+){0,3}$")   # a finding offered as the explanation of what precedes
 _SIDE_END = re.compile(r"[,;:()]|\.(?!\d)|\b(?:and|or|but|which|that|whereas|while|versus|vs|than)\b")
 
+_MOVES = re.compile(r"\b(?:shift\w*|deviat\w*|displac\w*|pushed|pulled|retract\w*|away)\b")
+
 def _side_after(s, b, end, spans, path):
     "Side word after the mention of `path` ending at `b`, unless it belongs to another mention (see `_laterality`)."
     m = _SIDE.search(s, b, end)
-    if not m: return None
+    if not m or _MOVES.search(s, b, m.start()): return None          # "effusion: trachea deviated to the left" is a sign
     for x, y, p in spans:                                              # the mentions, in order
         if x < b or p == path: continue                                # ("pacemaker device in the right ...": one device)
         if x < m.start():
