@@ -239,7 +239,7 @@ def _words(s): return len(s.split())
 
 # %% ../nbs/01_labels.ipynb #d3c14466
 _SEG_END = re.compile(r",|;|:|\.(?!\d)|\b(?:and|with|or|but|which|that|as well as|whereas|while|versus|vs)\b")
-_SIDE = re.compile(r"\b(?P<bilateral>(?:left|right) and (?:left|right)|both|bilateral\w*|bibasilar|bibasal|biapical|"
+_SIDE = re.compile(r"\b(?P<bilateral>(?:left|right) and (?:left|right)|both(?!\s+(?:on|at|in|of)\s+the\s+(?:left|right))|bilateral\w*|bibasilar|bibasal|biapical|"
                    r"bi-?basilar|bi-?apical)\b|\b(?P<left>left|lingula\w*|levo\w*)\b|\b(?P<right>right|dextro\w*)\b")
 _TEMPORAL = re.compile(
     r"(?P<improving>\b(?:partial(?:ly)?|near(?:ly)?|almost|mostly|largely|incomplete(?:ly)?)\s+(?:resolved|resolution|cleared)"
@@ -505,7 +505,8 @@ def _analyse(sent:str):
 # %% ../nbs/01_labels.ipynb #bedad5fd
 _IMAGE = r"(?:\w+\s+){0,3}(?:images?|x-?rays?|radiographs?|scans?|films?|pictures?|studies|study)"
 _REFUSAL = re.compile(  # strong: the writer cannot read images at all; weak: declines a diagnosis, may still answer
-    r"(?P<strong>\bas an ai\b|\bas an artificial intelligence\b|\bas a (?:large )?language model\b|\bi(?:'m|’m| am) (?:just |only )?an ai\b"
+    r"(?P<strong>\bas an ai\b|\bi\s+(?:can't|cannot|can’t|can not|am unable to|am not able to|won't|will not)\s+"
+    r"(?:assist|help)(?: you)? with (?:that|this|th(?:is|at) request)\b|\bas an artificial intelligence\b|\bas a (?:large )?language model\b|\bi(?:'m|’m| am) (?:just |only )?an ai\b"
     r"|\b(?:cannot|can't|can’t|can not|unable to|not able to|not capable of|do not have the (?:ability|capability) to)\s+"
     r"(?:directly\s+|actually\s+|personally\s+)?(?:view|see|access|interpret\w*|analy[sz]\w*|read\w*|examin\w*|review\w*|"
     r"evaluat\w*|process\w*|look at)\s+" + _IMAGE +
