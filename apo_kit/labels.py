@@ -543,6 +543,7 @@ def _contrib(sent, mentions):
 
 # %% ../nbs/01_labels.ipynb #c4e2a9d0
 _RICH = re.compile(r"\*\*|__|^#|:[ \t]*(?:\*\*)?[ \t]*$|^[ \t]*[-*\u2022]", re.M)   # markdown: headers and bullets
+_RICH_HINT = re.compile(r"\*\*|#|[-*\u2022] |:\n|__")
 _HEAD_LINE = re.compile(r"^[ \t]*(?:#{1,6}|\*\*|__)|(?::|\*\*|__)[ \t]*(?:\*\*)?[ \t]*$")
 
 _MARKS_ONLY = re.compile(r"[\s*_#:.)(\d\u2714\u2713\u2705\u2022-]*")
@@ -560,6 +561,33 @@ def _is_header(text, a, b):
 
 _UNSIDED = {'Cardiomegaly', 'Edema', 'Enlarged Cardiomediastinum', 'Support Devices'}
 
+def _last_side(steps, i, pos):
+    "The last concrete side named (by a mention or a sign) before position `pos` of step `i`."
+    for j in range(i, -1, -1):
+        r = steps[j]
+        cands = [(m[0], m[4]) for m in r[0] if m[4] in _SIDES3] + [(g[0], g[3]) for g in r[4] if g[3] in _SIDES3]
+        cands = [c for c in cands if j < i or c[0] < pos]
+        if cands: return max(cands)[1]
+    return None
+
+def _plain_signs(steps):
+    "`_scoped` for a text without markdown structure: a sign gives its side to a finding named only without one."
+    out, named = [], None
+    for i, r in enumerate(steps):
+        if not r[5]: continue
+        for s, e, kind, side in r[4]:
+            if kind == 'place': continue
+            if side in ('same', 'opposite'):
+                last = _last_side(steps, i, s)
+                if last is None: continue
+                side = last if side == 'same' else _OPPOSITE[last]
+            for p, rel in SIGN_FINDINGS[kind].items():
+                if p in r[6]: continue
+                if named is None: named = _named(steps)
+                if p not in named or named[p][1] - {'unspecified'}: continue
+                out.append((i, s, e, p, named[p][0], side if rel > 0 else _OPPOSITE[side], 'sign'))
+    return out
+
 def _named(steps):
     "Pathology -> [label, sides] over the findings a text names (1 or -1)."
     named = {}
@@ -573,9 +601,8 @@ def _scoped(text, spans, steps):
     "Sides given by structure: signs give theirs to findings named elsewhere (under a header or an opening line ending in"
     "':' that names them, else to a finding named without any side); a finding named without a side under a header with"
     "one side takes it. Returns (step, start, end, pathology, label, side, via) tuples; via 'sign' or 'header'."
-    rich = ('**' in text or '#' in text or '- ' in text or '* ' in text or '\u2022' in text or ':\n' in text
-            or '__' in text) and bool(_RICH.search(text))                          # cheap tests first: 171k texts
-    if not rich and not any(r[5] for r in steps): return []
+    rich = bool(_RICH_HINT.search(text)) and bool(_RICH.search(text))           # a cheap test first: 171k texts
+    if not rich: return _plain_signs(steps)
     out, scope, head_side, last, prev_end, named = [], {}, None, None, 0, None
     for i, (a, b) in enumerate(spans):
         ms, sg, here = steps[i][0], steps[i][4], steps[i][6]
@@ -762,23 +789,27 @@ MENTION_COLUMNS = ['doc', 'pathology', 'label', 'laterality', 'temporal', 'sever
 VIA = ('name', 'sign', 'header')
 
 def _mention_rows(texts):
-    cols = [[] for _ in MENTION_COLUMNS]
-    (doc, path, lab, lat, tmp, sev, sen, st, en, txt, via) = cols
+    cols = [[] for _ in MENTION_COLUMNS[:-1]]
+    (doc, path, lab, lat, tmp, sev, sen, st, en, txt), extra = cols, []
     cache, step, code = _CACHE, _step, {v: k for k, v in enumerate(VIA)}
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
-        spans = step_spans(t); steps = []
+        spans = step_spans(t); signs = False
         for j, (a, b) in enumerate(spans):
-            r = cache.get(t[a:b]) or step(t[a:b]); steps.append(r)
+            r = cache.get(t[a:b]) or step(t[a:b]); signs = signs or r[5]
             for s, e, p, l, la, te, se, other in r[0]:
                 if other: continue
                 doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(te); sev.append(se)
-                sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append(0)
-        for j, s, e, p, l, la, v in _scoped(t, spans, steps):
-            a = spans[j][0]
+                sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e])
+        if not signs and not ('*' in t or '#' in t or '- ' in t or ':\n' in t or '\u2022' in t or '__' in t):
+            continue                                                       # plain text, no sign: nothing to scope
+        for j, s, e, p, l, la, v in _scoped(t, spans, [cache.get(t[a:b]) or step(t[a:b]) for a, b in spans]):
+            a = spans[j][0]; extra.append((len(doc), code[v]))
             doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(None); sev.append(None)
-            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e]); via.append(code[v])
-    return cols
+            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e])
+    via = np.zeros(len(doc), np.int8)                                      # 'via' as codes: 1M rows at CXR-MAX size
+    for k, c in extra: via[k] = c
+    return cols + [via]
 
 def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
     "Every mention in `texts`, one row each: doc (position of the text) and the `Mention` fields (span as start/end)."
@@ -788,8 +819,8 @@ def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
     bounds = np.linspace(0, len(texts), len(parts) + 1).astype(int)
     for lo, part in zip(bounds, parts):
         cols[0].extend(d + lo for d in part[0])
-        for c, v in zip(cols[1:], part[1:]): c.extend(v)
-    cols[-1] = pd.Categorical.from_codes(np.asarray(cols[-1], np.int8), VIA)    # 'via' as codes: 1M rows at CXR-MAX size
+        for c, v in zip(cols[1:-1], part[1:-1]): c.extend(v)
+    cols[-1] = pd.Categorical.from_codes(np.concatenate([part[-1] for part in parts]), VIA)   # 'via': codes into VIA
     df = pd.DataFrame(dict(zip(MENTION_COLUMNS, cols)))
     return df.astype({'doc': 'int64', 'label': 'int64', 'sentence': 'int64', 'start': 'int64', 'end': 'int64'})
 
