@@ -14,10 +14,10 @@ from .data import Study, Trajectory, PATHOLOGIES, TEMPORAL_FINDINGS, TEMPORAL_VA
 # %% auto #0
 __all__ = ['FINDINGS', 'PREVALENCE', 'LATERAL', 'SIDES', 'SEVERITY', 'TEMPORAL_PRIOR', 'PHRASES', 'NEG_NOUN', 'NEG_PAIR',
            'TEMPORAL_PHRASES', 'FILLERS', 'NORMAL_CLOSERS', 'REFUSALS', 'ADD_WEIGHTS', 'NEG_MENTION', 'STEP_CAP',
-           'MOST_DISAGREED', 'sample_truth', 'render', 'TeacherProfile', 'check_profile', 'cxr_max_teachers',
-           'random_teachers', 'PlantedTruth', 'planted_truth', 'render_statement', 'render_pair', 'layout',
-           'Simulation', 'expected_step_corruption', 'effective_rates', 'simulate', 'trajectory_table',
-           'realised_truth', 'simulate_cmd']
+           'MOST_DISAGREED', 'RATIONALE_NAMES', 'SIGNS', 'BILATERAL_SIGNS', 'HEDGED_INTROS', 'sample_truth', 'render',
+           'TeacherProfile', 'check_profile', 'cxr_max_teachers', 'random_teachers', 'PlantedTruth', 'planted_truth',
+           'render_statement', 'render_pair', 'layout', 'render_rationale', 'Simulation', 'expected_step_corruption',
+           'effective_rates', 'simulate', 'trajectory_table', 'realised_truth', 'simulate_cmd']
 
 # %% ../nbs/02_simulate.ipynb #3311dd07
 FINDINGS = PATHOLOGIES[1:]                      # the 13 findings a teacher states; No Finding is derived
@@ -399,6 +399,76 @@ def layout(sentences:list[str], per_line:int=1, style:str='steps') -> str:
     if style == 'numbered': return '\n'.join(f"{k+1}. {l}" for k, l in enumerate(lines))
     return '\n\n'.join(lines)
 
+# %% ../nbs/02_simulate.ipynb #e7a1c0d2
+RATIONALE_NAMES = {'Pleural Effusion': 'Pleural Effusion', 'Pneumothorax': 'Pneumothorax', 'Cardiomegaly': 'Cardiomegaly',
+                   'Enlarged Cardiomediastinum': 'Enlarged Cardiomediastinum', 'Lung Lesion': 'Lung Lesion',
+                   'Lung Opacity': 'Lung Opacity', 'Edema': 'Pulmonary Edema', 'Consolidation': 'Consolidation',
+                   'Pneumonia': 'Pneumonia', 'Atelectasis': 'Atelectasis', 'Pleural Other': 'Pleural Thickening',
+                   'Fracture': 'Rib Fracture', 'Support Devices': 'Support Devices'}
+SIGNS = {  # finding -> bullets citing a sign that carries the side ({w}: left / right; bilateral has its own)
+ 'Pleural Effusion': ("**Costophrenic angle:** the {w} costophrenic angle is blunted, with a meniscus.",
+                      "**Mediastinum:** shifted away from the {w} side.", "**Meniscus:** fluid tracks up the {w} lateral chest wall."),
+ 'Atelectasis': ("**Volume loss:** {w} lower zone volume loss, with the mediastinum shifted toward the {w}.",
+                 "**Hemidiaphragm:** the {w} hemidiaphragm is elevated.", "**Crowding:** crowding of the {w} lower ribs."),
+ 'Pneumothorax': ("**Pleural line:** a visceral pleural line is seen at the {w} apex with absent lung markings beyond it.",
+                  "**Deep sulcus:** the {w} costophrenic sulcus is deep and lucent."),
+ 'Consolidation': ("**Air bronchograms:** air bronchograms in the {w} lower zone.",),
+ 'Pneumonia': ("**Air bronchograms:** air bronchograms in the {w} lower zone.",),
+ 'Lung Opacity': ("**Location:** {w} lower zone.",), 'Lung Lesion': ("**Location:** {w} upper zone.",),
+ 'Fracture': ("**Location:** {w} lateral chest wall.",), 'Pleural Other': ("**Location:** {w} apex.",)}
+BILATERAL_SIGNS = {'Pleural Effusion': "**Costophrenic angles:** both costophrenic angles are blunted.",
+                   'Atelectasis': "**Bases:** linear densities at both bases."}
+HEDGED_INTROS = ("I'm not a radiologist, but here is what the image shows.",
+                 "While I cannot give a definitive diagnosis, the image supports the following.")
+
+def _side_header(p, side, r):
+    "How a header states the side: '(Right Side)', ' \u2014 Left-sided', '(Bilateral)', or not at all (sign and text only)."
+    if side < 0 or p not in LATERAL: return ''
+    w = SIDES[side]
+    return ('', f" ({w.title()} Side)" if w != 'bilateral' else " (Bilateral)",
+            f" \u2014 {w.title()}-sided" if w != 'bilateral' else " \u2014 Bilateral", f" ({w.title()})")[r % 4]
+
+# %% ../nbs/02_simulate.ipynb #e7a1c0d3
+def render_rationale(units:list, r0:int=0, closer:str|None=None) -> tuple[str, dict]:
+    "A CXR-MAX-style rationale from statement units (argument tuples of `render_statement`, or filler strings):"
+    "an opening naming the stated findings, a header and cited signs per finding, negatives and fillers as bullets, a"
+    "summary with check marks; returns the text and each finding's step index (see `apo_kit.labels.split_steps`)."
+    items = [a for u in units if not isinstance(u, str) for a in u]
+    pos, hed = [a for a in items if a[1] == 1], [a for a in items if a[1] == -1]
+    rest = [u if isinstance(u, str) else render_statement(*a) for u in units for a in ([None] if isinstance(u, str) else u)
+            if isinstance(u, str) or a[1] == 0]
+    lines, steps, k = [], {}, 0
+    def add(line, n=1):
+        nonlocal k; lines.append(line); k += n
+    if (r0 >> 14) % 8 == 0: add(HEDGED_INTROS[(r0 >> 17) & 1])
+    names = [f"**{RATIONALE_NAMES[a[0]].lower()}**" for a in pos]
+    if names: add("Here is the radiographic basis for " + (names[0] if len(names) == 1 else
+                  ', '.join(names[:-1]) + ' and ' + names[-1]) + ':')
+    else: add("Here is the radiographic basis for the reading:")
+    for n, a in enumerate(pos + hed, 1):
+        p, lab, side, r = a[0], a[1], a[2], a[5]
+        name = RATIONALE_NAMES[p] if lab == 1 else f"Possible {RATIONALE_NAMES[p]}"
+        hs = _side_header(p, side, r >> 14) if lab == 1 else ''
+        steps[p] = k
+        add((f"**{n}. {name}{hs}**", f"### {n}. {name}{hs}", f"**{name}{hs}**")[(r >> 16) % 3])
+        if lab == 1 and side >= 0 and p in SIGNS:
+            if SIDES[side] == 'bilateral': sg = BILATERAL_SIGNS.get(p)
+            else: sg = SIGNS[p][(r >> 18) % len(SIGNS[p])].format(w=SIDES[side])
+            if sg: add(f"- {sg}")
+        add(f"- {render_statement(*a)}")
+    if rest:
+        add("**Other observations:**", 0)
+        for j, t in enumerate(rest):
+            for a in items:
+                if a[1] == 0 and t == render_statement(*a): steps.setdefault(a[0], k)
+            add(f"- {t}")
+    lat = [a for a in pos if a[2] >= 0 and a[0] in LATERAL]
+    if lat and (r0 >> 15) & 1:
+        w = {'left': 'left-sided', 'right': 'right-sided', 'bilateral': 'bilateral'}
+        add("**Summary:** " + ' '.join(f"\u2714 {RATIONALE_NAMES[a[0]]}: {w[SIDES[a[2]]]}" for a in lat), len(lat))
+    if closer: add(closer)
+    return '\n'.join(lines), steps
+
 # %% ../nbs/02_simulate.ipynb #b418a922
 @dataclass
 class Simulation:
@@ -479,8 +549,9 @@ def _units(order:list, li:list, ri:list, n_fill:int, fill_r:list) -> list:
         fr = fill_r[f]; units.insert(fr % (len(units) + 1), FILLERS[(fr >> 5) % len(FILLERS)])
     return units
 
-def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:int, rng:np.random.Generator) -> list:
-    "Write the trajectories of teacher `t` for studies `rows` from its decisions `d`."
+def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:int, rng:np.random.Generator,
+                  style:str='report') -> list:
+    "Write the trajectories of teacher `t` for studies `rows` from its decisions `d`, as reports or rationales."
     n, F = len(rows), len(FINDINGS)
     L = _layout_draws(t, n, rng)
     order, per_line, u_corrupt, rr, n_fill, fill_r, style_i, r0 = (L[k] for k in ('order', 'per_line', 'u_corrupt', 'rr',
@@ -496,9 +567,9 @@ def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:
             out.append(Trajectory(t.name, REFUSALS[r0[i] % len(REFUSALS)], None, {'refused': True, 'period': period})); continue
         li, ri = label[i], rr[i]
         units = _units(order[i], li, ri, n_fill[i], fill_r[i])
-        labels, steps, corrupted, sides, temps, sentences = {}, {}, [], {}, {}, []
+        labels, steps, corrupted, sides, temps, sentences, written = {}, {}, [], {}, {}, [], []
         for k, u in enumerate(units):
-            if isinstance(u, str): sentences.append(u); continue
+            if isinstance(u, str): sentences.append(u); written.append(u); continue
             args = []
             for j in u:
                 p, lab = FINDINGS[j], li[j]
@@ -510,16 +581,27 @@ def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:
                 if lab != 0 and side[i][j] >= 0: sides[p] = SIDES[side[i][j]]
                 if tmp: temps[p] = tmp
             sentences.append(render_statement(*args[0]) if len(args) == 1 else render_pair(*args, ri[u[0]] >> 12))
+            written.append(tuple(args))
+        closer = None
         if not any(v != 0 for p, v in labels.items() if p != 'Support Devices'):
             labels['No Finding'] = 1
-            if r0[i] & 1 or not sentences: sentences.append(NORMAL_CLOSERS[(r0[i] >> 1) & 1])
-        style = t.styles[style_i[i]]
+            if r0[i] & 1 or not sentences: closer = NORMAL_CLOSERS[(r0[i] >> 1) & 1]; sentences.append(closer)
+        kind = style if style != 'mixed' else ('rationale', 'report')[(r0[i] >> 19) & 1]
+        if kind == 'rationale':
+            text, steps = render_rationale(written, r0[i], closer)
+            meta = {name: flags[k_][i] for k_, name in _FLAG_KEYS if flags[k_][i]}
+            tc = [FINDINGS[j] for j in range(F) if confused[i][j] and FINDINGS[j] in temps]
+            for k_, v in (('side', sides), ('temporal', temps), ('temporal_confused', tc), ('step', steps), ('corrupted', corrupted)):
+                if v: meta[k_] = v
+            meta.update(style='rationale', n_fillers=n_fill[i], period=period)
+            out.append(Trajectory(t.name, text, labels, meta)); continue
+        style_ = t.styles[style_i[i]]
         meta = {name: flags[k_][i] for k_, name in _FLAG_KEYS if flags[k_][i]}
         tc = [FINDINGS[j] for j in range(F) if confused[i][j] and FINDINGS[j] in temps]
         for k_, v in (('side', sides), ('temporal', temps), ('temporal_confused', tc), ('step', steps), ('corrupted', corrupted)):
             if v: meta[k_] = v
-        meta.update(style=style, n_fillers=n_fill[i], period=period)
-        out.append(Trajectory(t.name, layout(sentences, per_line[i], style), labels, meta))
+        meta.update(style=style_, n_fillers=n_fill[i], period=period)
+        out.append(Trajectory(t.name, layout(sentences, per_line[i], style_), labels, meta))
     return out
 
 # %% ../nbs/02_simulate.ipynb #f5864e90
@@ -564,6 +646,7 @@ def simulate(n_studies:int,                      # number of studies in the stre
              change_point:int|None=None,         # first study index after the stream changes (default: the middle)
              p_prior:float=.5,                   # probability that a study has a prior exam (temporal labels)
              id_prefix:str='sim',                # study ids are f"{id_prefix}{index:06d}"
+             style:str='report',                 # 'report' (findings as sentences), 'rationale' (CXR-MAX style), 'mixed'
             ) -> Simulation:
     "Simulate `n_studies` studies read by drifting teachers, with the planted truth of every teacher."
     if isinstance(n_studies, bool) or not isinstance(n_studies, (int, np.integer)) or n_studies < 1:
@@ -581,20 +664,21 @@ def simulate(n_studies:int,                      # number of studies in the stre
     if not isinstance(cp, (int, np.integer)) or not 0 <= cp <= n_studies:
         raise ValueError(f"change_point must be an integer in [0, n_studies={n_studies}], got {change_point!r}")
     if not 0 <= p_prior <= 1: raise ValueError(f"p_prior must be a probability in [0, 1], got {p_prior!r}")
+    if style not in ('report', 'rationale', 'mixed'): raise ValueError(f"style must be 'report', 'rationale' or 'mixed', got {style!r}")
     truth = sample_truth(n_studies, rng, p_prior)
     was_enabled = gc.isenabled(); gc.disable()     # millions of small acyclic objects: the cycle collector only costs time
-    try: return _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed)
+    try: return _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style)
     finally:
         if was_enabled: gc.enable()
 
-def _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed):
+def _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style='report'):
     by_teacher = []
     for t in teachers:
         trajs = []
         for period, rows in ((0, np.arange(0, cp)), (1, np.arange(cp, n_studies))):
             if len(rows) == 0: continue
             tp = t if period == 0 else t.after_change()
-            trajs += _trajectories(tp, _decide(tp, truth, rows, rng), truth, rows, period, rng)
+            trajs += _trajectories(tp, _decide(tp, truth, rows, rng), truth, rows, period, rng, style)
         by_teacher.append(trajs)
     y, side, sev, tmp, prior = (truth[k].tolist() for k in ('findings', 'side', 'severity', 'temporal', 'has_prior'))
     studies = []
@@ -657,10 +741,11 @@ def simulate_cmd(out:str,                 # apo_kit JSONL file to write
                  n_studies:int=150,       # number of studies
                  n_teachers:int=7,        # teachers (7 = the CXR-MAX teachers)
                  seed:int=0,              # random seed
+                 style:str='report',      # 'report', 'rationale' (CXR-MAX style markdown) or 'mixed'
                 ) -> int:
     "Write a simulated multi-teacher set with planted drift (synthetic; reproducible from the seed)."
     from apo_kit.data import save_studies
-    sim = simulate(n_studies, n_teachers, seed)
+    sim = simulate(n_studies, n_teachers, seed, style=style)
     save_studies(sim.studies, out)
     print(f"{out}: {n_studies} studies, {sim.trajectories} trajectories from {n_teachers} simulated teachers (seed {seed})")
     return 0

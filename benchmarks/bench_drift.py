@@ -2,6 +2,7 @@
 
     python benchmarks/bench_drift.py                       # 24,426 studies = 170,982 trajectories (about 3 minutes)
     python benchmarks/bench_drift.py --studies 5000 --repeats 3
+    python benchmarks/bench_drift.py --style rationale     # the same stream written as CXR-MAX-style rationales
 
 Stages, timed separately in this process (medians over --repeats; generation is timed once and not counted):
 - `simulate`: generating the trajectories (apo_kit.simulate), for reference only;
@@ -51,9 +52,10 @@ def main():
     ap.add_argument('--repeats', type=int, default=1, help='repeats of the labelling stage (median)')
     ap.add_argument('--metric-repeats', type=int, default=3, help='repeats of the metrics stage (median)')
     ap.add_argument('--budget', type=float, default=60., help='seconds allowed for labels + metrics')
+    ap.add_argument('--style', default='report', choices=['report', 'rationale', 'mixed'], help='how the teachers write')
     a = ap.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores; OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
-    t_sim, sim = timed(lambda: simulate(a.studies, seed=0), 1)
+    t_sim, sim = timed(lambda: simulate(a.studies, seed=0, style=a.style), 1)
     studies = sim.studies; n = sum(len(s.trajectories) for s in studies)
     gc.collect()
     lab_fn = lambda: D.teacher_labels(studies, n_jobs=1)
@@ -72,7 +74,7 @@ def main():
     t_sk = timed(lambda: sklearn_kappas(y, cube.teachers), 1)[0]
     total = t_lab + t_met
     w = 34
-    print(f"\n{a.studies:,} studies, {n:,} trajectories, {len(cube.teachers)} teachers, {len(tl.mentions):,} mentions\n")
+    print(f"\n{a.studies:,} studies, {n:,} trajectories ({a.style} style), {len(cube.teachers)} teachers, {len(tl.mentions):,} mentions\n")
     print(f"{'stage':<{w}}{'wall s':>9}{'CPU s':>8}{'traj/s (wall)':>15}")
     print(f"{'simulate (not counted)':<{w}}{t_sim:>9.2f}{'':>8}{n / t_sim:>15,.0f}")
     print(f"{'labels (1 core, cold cache)':<{w}}{t_lab:>9.2f}{c_lab:>8.2f}{n / t_lab:>15,.0f}")

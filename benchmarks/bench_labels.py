@@ -1,4 +1,5 @@
-"""Throughput of apo_kit.labels on templated trajectories and on the real NIH reports repeated.
+"""Throughput of apo_kit.labels on templated trajectories, the real NIH reports repeated and simulated CXR-MAX-style
+rationales (markdown headers, cited signs, check marks: the structure pass runs on every one of them).
 
     python benchmarks/bench_labels.py            # 50,000 texts (about a minute)
     python benchmarks/bench_labels.py --n 171000 # CXR-MAX size
@@ -9,6 +10,7 @@ warm cache (every step a look-up), with n_jobs=1 and n_jobs=2, and the ratio of 
 import argparse, json, statistics, time
 from pathlib import Path
 from apo_kit import labels as L
+from apo_kit.simulate import simulate
 
 def rate(fn, texts, n_jobs, cold, repeats):
     out = []
@@ -23,7 +25,8 @@ def main():
     a = ap.parse_args()
     nih = [t['text'] for l in open(Path(__file__).parent.parent/'data_samples'/'nih_multimodel.jsonl')
            for t in json.loads(l)['trajectories']]
-    sets = {'templated': L.templated_reports(a.n), 'NIH repeated': (nih * (a.n // len(nih) + 1))[:a.n]}
+    rat = [t.text for s in simulate(a.n // 7 + 1, seed=0, style='rationale').studies for t in s.trajectories][:a.n]
+    sets = {'templated': L.templated_reports(a.n), 'NIH repeated': (nih * (a.n // len(nih) + 1))[:a.n], 'rationales': rat}
     print(f"{'input':<14}{'function':<15}{'cache':<7}{'n_jobs=1':>11}{'n_jobs=2':>11}{'ratio':>7}   (texts/s, median of {a.repeats})")
     for name, texts in sets.items():
         for fn in (L.label_texts, L.mention_table):

@@ -1,4 +1,5 @@
-"""The issue's recovery check: on a 5,000-study simulation the drift metrics recover what was planted.
+"""The issue's recovery check: on a 5,000-study simulation the drift metrics recover what was planted, with the
+trajectories written as reports and as CXR-MAX-style rationales (the same thresholds for both).
 
 Spearman rho >= 0.9 between planted and measured per-teacher x pathology sensitivity and specificity; planted
 laterality-flip and refusal rates recovered within +-0.03; the pathology planted with the most disagreement ranks first.
@@ -15,9 +16,10 @@ from apo_kit.drift import teacher_labels, drift_report, planted_vs_measured, ALL
 
 N, SEED = 5000, 0
 
-@pytest.fixture(scope='module')
-def run():
-    sim = simulate(N, seed=SEED)
+@pytest.fixture(scope='module', params=['report', 'rationale'])
+def run(request):
+    "The same planted stream written as reports or as CXR-MAX-style rationales (headers, cited signs, check marks)."
+    sim = simulate(N, seed=SEED, style=request.param)
     return sim, drift_report(teacher_labels(sim.studies))
 
 def _planted(sim, col):
