@@ -20,7 +20,9 @@ def main():
     a = ap.parse_args()
     import torch
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
-    from apo_kit.ablation import AblationConfig, run_ablation, ablation_scores, markdown_table
+    from apo_kit.ablation import (AblationConfig, run_ablation, ablation_scores, markdown_table, channel_gain,
+                                  ablation_studies)
+    from apo_kit.models import load_student
     cfg = AblationConfig()
     if a.quick: cfg = replace(cfg, n_train=12, n_test=10, hidden_size=32, num_layers=1, max_new_tokens=24, max_steps=3,
                               apo_batch_size=2, n_boot=200, keep_flagged=True)
@@ -33,17 +35,20 @@ def main():
         warnings.simplefilter('ignore', UserWarning)
         res = run_ablation(cfg, out, progress=False)
     scores = ablation_scores(res)
+    gain = channel_gain(load_student(out/'spd'), ablation_studies(cfg)[1][:100])   # does the SPD student read the channel?
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     table = markdown_table(scores, res.best_teacher)
     scores.to_csv(out/'scores.csv', index=False)
     (out/'table.md').write_text(table + '\n')
     times = dict(cpu_s=round(cpu, 1), wall_s=round(wall, 1), load_avg=os.getloadavg(), stages=res.timings,
                  max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-                 consensus_gate=res.gate, preference_records=res.n_preferences)
+                 consensus_gate=res.gate, preference_records=res.n_preferences,
+                 spd_channel_gain_nats_per_token=gain)
     (out/'times.json').write_text(json.dumps(times, indent=1))
     print(table)
     print(f"\nheld-out studies: {cfg.n_test}; training studies: {cfg.n_train}; consensus gate: {res.gate['passed']} of "
           f"{res.gate['total']} passed {res.gate['reasons']}; preference records: {res.n_preferences}")
+    print(f"SPD student's channel gain on 100 held-out studies: {gain:+.4f} nats/token")
     print(f"stages: {res.timings}")
     print(f"total: {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU (OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
