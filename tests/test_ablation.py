@@ -24,6 +24,15 @@ def test_channel_has_the_planted_noise(sim):
     close_(S[~T].mean(), .05, eps=3 * np.sqrt(.05 * .95 / n_neg))
 
 
+def test_channel_noise_is_independent_of_the_simulators_draws():
+    "Regression: seeding the channel like the simulator reused the uniforms that made the truth (sensitivity .45)."
+    sim = simulate(600, seed=0)
+    T = truth_matrix(sim.studies)
+    S = np.stack([read_signal(study_text(s)) for s in with_signal(sim.studies, miss=.1, false_alarm=.02, seed=0)])
+    close_(1 - S[T].mean(), .1, eps=3 * np.sqrt(.1 * .9 / T.sum()))
+    close_(S[~T].mean(), .02, eps=3 * np.sqrt(.02 * .98 / (~T).sum()))
+
+
 def test_noiseless_channel_is_read_exactly_and_scores_one(sim):
     T = truth_matrix(sim.studies)
     S = np.stack([read_signal(study_text(s)) for s in with_signal(sim.studies, miss=0, false_alarm=0)])
