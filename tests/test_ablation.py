@@ -80,6 +80,7 @@ def test_quick_benchmark_end_to_end(tmp_path):
     ids = [f"sim{i:06d}" for i in range(cfg['n_train'], cfg['n_train'] + cfg['n_test'])]
     for f in sorted((tmp_path/'reports').glob('*.json')):            # every held-out study answered exactly once
         eq_(list(json.loads(f.read_text())), ids)
-    eq_(len(list((tmp_path/'reports').glob('*.json'))), 4)
     times = json.loads((tmp_path/'times.json').read_text())
+    n_trained = 4 if times['preference_records'] else 1            # no consensus survived: SPD only, and the table says so
+    eq_(len(list((tmp_path/'reports').glob('*.json'))), n_trained)
     assert times['cpu_s'] > 0 and 'SPD' in times['stages'], times
