@@ -1,6 +1,6 @@
 """The simulator ablation (the paper's Table 5 with known truth): teachers, SPD, SPD + SFT, APO pl / pairwise.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ablation.py            # the table (about 10 CPU-minutes)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ablation.py            # the table (about 5 CPU-minutes)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ablation.py --quick    # the machinery on a few studies
 
 Writes `benchmarks/out/ablation[-quick]/`: the run folder (resumable), `scores.csv`, `table.md`, `times.json`.
