@@ -390,15 +390,13 @@ def _mrope_positions(model, batch, pk):
 # %% ../nbs/07_apo.ipynb #dea2ef7a
 def _block_logps(model, batch):
     "Summed completion log-probs per row (N,): each study's prompt (and images) once, attention only where allowed."
-    from transformers.modeling_outputs import BaseModelOutputWithPooling
     ensure_block_attention(model)
     pk, dev = pack_prompt(batch), batch['input_ids'].device
     lay = {k: v if v is None else v.to(dev) for k, v in block_layout(pk['block'], batch['seq_study']).items()}
     kw = dict(input_ids=pk['input_ids'].to(dev), position_ids=pk['position_ids'].to(dev))
-    if 'pixel_values' in batch:                        # studies' images in order, once; features computed here, as shared
-        feats = _core(model).get_image_features(batch['pixel_values'], batch['image_grid_thw'], return_dict=True)
-        kw.update(position_ids=_mrope_positions(model, batch, pk).to(dev), image_grid_thw=batch['image_grid_thw'],
-                  mm_encoder_outputs={'image': BaseModelOutputWithPooling(pooler_output=tuple(feats.pooler_output))})
+    if 'pixel_values' in batch:                       # each study's images once, in order, as its prompt holds them
+        kw.update(pixel_values=batch['pixel_values'], image_grid_thw=batch['image_grid_thw'],
+                  position_ids=_mrope_positions(model, batch, pk).to(dev))
     ones = torch.ones(len(pk['input_ids']), 1, 1, 1, dtype=torch.bool, device=dev)   # a 4D mask is taken as is: unused
     out = model(**kw, attention_mask=ones, shift_labels=pk['shift_labels'].to(dev), fused_lm_head=True,
                 use_cache=False, apo_layout=lay)
