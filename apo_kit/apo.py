@@ -239,7 +239,7 @@ def completion_logps(model,                    # a causal LM or VLM (PEFT / DDP 
                      batch:dict,               # from `APOCollator`
                      share_vision:bool=True,   # VLM: run the vision tower once per study and share its features
                      share_prompt:bool=False,  # each study's prompt (images included) computed once (`pack_prompt`)
-                     attention:str|None=None,  # with share_prompt: 'blocks' (only the allowed work) or 'dense'; None: best
+                     attention:str|None=None,  # share_prompt: 'blocks' (allowed work only), 'dense'; None: best
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     "Summed completion log-probs (B, 1+K), one forward over all rows; and the consensus's mean token NLL (B,)."
     ensure_fused_lm_head(model)
@@ -271,7 +271,8 @@ def pack_prompt(batch:dict) -> dict:
     packed = []
     for b, P in enumerate(plen):
         prompt = ids[rows_of[b][0], :P]
-        tok, pos, blk, tgt = [prompt[:P-1]], [torch.arange(P-1)], [torch.full((P-1,), PROMPT_BLOCK)], [torch.full((P-1,), -100)]
+        tok, pos = [prompt[:P-1]], [torch.arange(P-1)]
+        blk, tgt = [torch.full((P-1,), PROMPT_BLOCK)], [torch.full((P-1,), -100)]
         for n in rows_of[b]:
             comp = ids[n, P:int(att[n].sum())]                                   # the completion's tokens
             tok.append(torch.cat([prompt[P-1:], comp])); pos.append(torch.arange(P-1, P+len(comp)))
@@ -281,7 +282,7 @@ def pack_prompt(batch:dict) -> dict:
     pad = lambda x, v: torch.cat([x, torch.full((L - len(x),), v, dtype=x.dtype)])
     tok, pos, blk, tgt = (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate((0, 0, PAD_BLOCK, -100)))
     causal = torch.ones(L, L, dtype=torch.bool).tril()
-    same = (blk[:, None, :] == PROMPT_BLOCK) | (blk[:, None, :] == blk[:, :, None])   # key in the prompt, or in my block
+    same = (blk[:, None, :] == PROMPT_BLOCK) | (blk[:, None, :] == blk[:, :, None])   # key in the prompt or my block
     mask = (causal & same) | torch.eye(L, dtype=torch.bool)                   # padding sees itself (no empty rows)
     return {'input_ids': tok, 'position_ids': pos, 'attention_mask': mask[:, None], 'shift_labels': tgt, 'block': blk}
 
@@ -303,7 +304,8 @@ def _sum_blocks(tok_logps, pk, n_rows):
 def _packed_logps(model, batch):
     "Summed completion log-probs per row (N,), one packed row per study under its dense block-causal mask."
     pk, core, impl, dev = pack_prompt(batch), _core(model), _attn_impl(model), batch['input_ids'].device
-    if impl not in ('sdpa', 'apo_sdpa', 'eager'): raise NotImplementedError(f"share_prompt needs 'sdpa' or 'eager' attention, not {impl!r}")
+    if impl not in ('sdpa', 'apo_sdpa', 'eager'):
+        raise NotImplementedError(f"share_prompt needs 'sdpa' or 'eager' attention, not {impl!r}")
     mask = pk['attention_mask'].to(dev)
     if impl == 'eager': mask = torch.where(mask, 0.0, torch.finfo(core.dtype).min).to(core.dtype)
     out = model(input_ids=pk['input_ids'].to(dev), attention_mask=mask, position_ids=pk['position_ids'].to(dev),
@@ -325,12 +327,13 @@ def block_layout(block:torch.Tensor,  # (B, L) `pack_prompt`'s block ids: PROMPT
     p_idx = torch.arange(B)[:, None] * L + j * p_ok                       # padding points at the row's first token
     where = [(block == n).nonzero() for n in range(len(seq_study))]       # (|y_n|+1, 2): (b, t) of block n's tokens
     Cm = max(len(w) for w in where)
-    b_idx = torch.stack([F.pad(w[:, 0] * L + w[:, 1], (0, Cm - len(w)), value=int(w[0, 0] * L + w[0, 1])) for w in where])
+    flat = [w[:, 0] * L + w[:, 1] for w in where]
+    b_idx = torch.stack([F.pad(f, (0, Cm - len(f)), value=int(f[0])) for f in flat])   # pad: block's 1st token
     b_ok = torch.arange(Cm) < torch.tensor([len(w) for w in where])[:, None]        # (N, Cm)
     eye = lambda n: torch.eye(n, dtype=torch.bool)                        # padding sees itself (no empty rows)
     p_mask = None if p_ok.all() else (_tril(len(j)) & (p_ok[:, None] | eye(len(j))))[:, None]   # (B, 1, Pp, Pp)
-    own = _tril(Cm) & (b_ok[:, None] | eye(Cm))                           # causal in the block               (N, Cm, Cm)
-    b_mask = torch.cat([p_ok[seq_study][:, None].expand(-1, Cm, -1), own], -1)[:, None]  # [prompt | own]  (N,1,Cm,Pp+Cm)
+    own = _tril(Cm) & (b_ok[:, None] | eye(Cm))                           # causal in the block  (N, Cm, Cm)
+    b_mask = torch.cat([p_ok[seq_study][:, None].expand(-1, Cm, -1), own], -1)[:, None]   # (N, 1, Cm, Pp+Cm)
     return dict(p_idx=p_idx, p_ok=p_ok, p_mask=p_mask, b_idx=b_idx, b_ok=b_ok, b_mask=b_mask, study=seq_study)
 
 
@@ -346,7 +349,7 @@ def prefix_block_attention(module, q, k, v, attention_mask, dropout:float=0.0, s
     kp, vp = take(kf, lay['p_idx']), take(vf, lay['p_idx'])                  # prompt keys, values      (B, H_kv, Pp, D)
     o_p = sdpa(take(qf, lay['p_idx']), kp, vp, attn_mask=lay['p_mask'], is_causal=lay['p_mask'] is None)
     s = lay['study']
-    kb = torch.cat([kp[s], take(kf, lay['b_idx'])], 2)                       # [K_p ; K_c]              (N, H_kv, Pp+Cm, D)
+    kb = torch.cat([kp[s], take(kf, lay['b_idx'])], 2)                       # [K_p ; K_c]  (N, H_kv, Pp+Cm, D)
     vb = torch.cat([vp[s], take(vf, lay['b_idx'])], 2)
     o_b = sdpa(take(qf, lay['b_idx']), kb, vb, attn_mask=lay['b_mask'])      # (N, H, Cm, D)
     idx = torch.cat([lay['p_idx'][lay['p_ok']], lay['b_idx'][lay['b_ok']]])
@@ -407,7 +410,8 @@ def _shared_prompt_logps(model, batch, attention=None):
     attention = attention or ('blocks' if _attn_impl(model) in ('sdpa', 'apo_sdpa') else 'dense')
     if attention == 'blocks': return _block_logps(model, batch)
     if attention != 'dense': raise ValueError(f"attention must be 'blocks' or 'dense', got {attention!r}")
-    if 'pixel_values' in batch: raise NotImplementedError("the dense packed layout is for text students; use attention='blocks'")
+    if 'pixel_values' in batch:
+        raise NotImplementedError("the dense packed layout is for text students; use attention='blocks'")
     return _packed_logps(model, batch)
 
 
@@ -481,7 +485,7 @@ def ref_logps(self:APOTrainer, batch) -> torch.Tensor:
             raise ValueError("the reference is the model as it was before training, which is gone: precompute ref_logps "
                              "for every data set before training, or pass ref_model")
     with ctx, torch.no_grad():
-        return completion_logps(model, batch, self.args.share_vision, self._share_prompt, self.args.attention)[0].float()
+        return _policy_logps(self, model, batch)[0].float()
 
 # %% ../nbs/07_apo.ipynb #5b35e870
 def _as_dataset(ds):
@@ -511,6 +515,9 @@ def add_ref_logps(self:APOTrainer, dataset, batch_size:int|None=None):
     return dataset.add_column('ref_logps', [by[j] for j in range(len(dataset))])
 
 # %% ../nbs/07_apo.ipynb #0660f245
+def _policy_logps(self:APOTrainer, model, batch):
+    return completion_logps(model, batch, self.args.share_vision, self._share_prompt, self.args.attention)
+
 def _teacher_logw(self:APOTrainer, batch, B, C, device):
     if not self.args.teacher_weights: return None
     w = torch.ones(B, C - 1)
@@ -524,7 +531,7 @@ def compute_loss(self:APOTrainer, model, inputs, return_outputs=False, num_items
     ref = inputs['ref_logps'] if 'ref_logps' in inputs else self.ref_logps(inputs)
     if self.args.hardest_teachers and model.training:                       # large K: the m hardest teachers only
         inputs = self._keep_hardest(model, {**inputs, 'ref_logps': ref}); ref = inputs['ref_logps']
-    logps, nll = completion_logps(model, inputs, self.args.share_vision, self._share_prompt, self.args.attention)   # (B, 1+K), (B,)
+    logps, nll = _policy_logps(self, model, inputs)                       # (B, 1+K), (B,)
     B, C = logps.shape
     loss, m = apo_loss(logps, ref.to(logps.dtype), self.args.beta, self.args.loss_type,
                        _teacher_logw(self, inputs, B, C, logps.device), inputs['mask'], nll,
@@ -572,7 +579,7 @@ def prediction_step(self:APOTrainer, model, inputs, prediction_loss_only, ignore
     return loss.detach(), None, None
 
 # %% ../nbs/07_apo.ipynb #bc3d0a20
-def hardest_columns(rewards:torch.Tensor,  # (B, 1+K) current implicit rewards (any monotone score), column 0 = consensus
+def hardest_columns(rewards:torch.Tensor,  # (B, 1+K) current implicit rewards, column 0 = consensus
                     mask:torch.Tensor,     # (B, 1+K) present completions
                     m:int,                 # teachers kept per study
                    ) -> torch.Tensor:
@@ -586,7 +593,8 @@ def hardest_columns(rewards:torch.Tensor,  # (B, 1+K) current implicit rewards (
 def keep_columns(batch:dict, cols:torch.Tensor) -> dict:
     "The collated batch with only columns `cols` (B, 1+m) of each study, renumbered 0..m."
     B, C = batch['mask'].shape
-    new = torch.full((B, C), -1, device=cols.device).scatter(1, cols, torch.arange(cols.shape[1], device=cols.device).expand(B, -1))
+    j = torch.arange(cols.shape[1], device=cols.device).expand(B, -1)
+    new = torch.full((B, C), -1, device=cols.device).scatter(1, cols, j)
     col = new[batch['seq_study'], batch['seq_column']]                  # new column of each row, −1 = dropped
     keep, out = col >= 0, dict(batch)
     for k in ('input_ids', 'attention_mask', 'completion_mask', 'truncated', 'seq_study', 'mm_token_type_ids'):
@@ -594,7 +602,8 @@ def keep_columns(batch:dict, cols:torch.Tensor) -> dict:
     out['seq_column'], out['mask'] = col[keep], batch['mask'].gather(1, cols)
     if 'ref_logps' in batch: out['ref_logps'] = batch['ref_logps'].gather(1, cols)
     if 'teachers' in batch:
-        out['teachers'] = [[t[c - 1] if c - 1 < len(t) else None for c in cs[1:]] for t, cs in zip(batch['teachers'], cols.tolist())]
+        names = zip(batch['teachers'], cols.tolist())
+        out['teachers'] = [[t[c - 1] if c - 1 < len(t) else None for c in cs[1:]] for t, cs in names]
     return out
 
 
@@ -602,7 +611,7 @@ def keep_columns(batch:dict, cols:torch.Tensor) -> dict:
 @patch
 def _keep_hardest(self:APOTrainer, model, inputs):
     "The batch cut to each study's consensus and its `hardest_teachers` teachers of highest current reward."
-    with torch.no_grad(): logps, _ = completion_logps(model, inputs, self.args.share_vision, self._share_prompt, self.args.attention)
+    with torch.no_grad(): logps, _ = _policy_logps(self, model, inputs)
     r = self.args.beta * (logps.float() - inputs['ref_logps'].float())
     return keep_columns(inputs, hardest_columns(r, inputs['mask'], self.args.hardest_teachers))
 
