@@ -137,6 +137,51 @@ def run(student, method, steps, chars, threads):
         if r.returncode: raise RuntimeError(f"{student}/{method} failed:\n{r.stderr[-4000:]}")
         return json.load(open(out))
 
+
+def _category(e):
+    "Where one profiler event's self time goes: the innermost optimizer / head / attention, else its operator."
+    names, a = [], e
+    while a is not None: names.append(a.name); a = a.cpu_parent
+    if any(n.startswith('Optimizer.') for n in names): return 'optimizer'
+    if any('ChunkedLogProb' in n for n in names): return 'head (fused log-probs)'
+    if any('scaled_dot_product' in n or 'ScaledDotProduct' in n for n in names): return 'attention'
+    if e.name in ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::addmm_'):
+        return 'matmul LoRA (r 8)' if any(8 in (x or []) for x in e.input_shapes[:2]) else 'matmul linear'
+    if e.name == 'aten::bernoulli_': return 'dropout masks'
+    if e.name in ('aten::mul', 'aten::add', 'aten::add_', 'aten::div_', 'aten::mul_', 'aten::div', 'aten::sub', 'aten::pow',
+                  'aten::rsqrt', 'aten::mean', 'aten::silu', 'aten::silu_backward', 'aten::neg', 'aten::sum', 'aten::cos',
+                  'aten::sin', 'aten::fill_', 'aten::zero_'): return 'elementwise'
+    if e.name in ('aten::copy_', 'aten::index', 'aten::index_put_', 'aten::_index_put_impl_', 'aten::cat', 'aten::clone',
+                  'aten::index_add_', 'aten::empty', 'aten::empty_strided', 'aten::scatter', 'aten::gather'):
+        return 'copies and indexing'
+    return 'other'
+
+def profile_step(attention, dropout):
+    "Profile one APO step (SmolLM2, the first NIH study at full length, K = 7): shares of the time by category."
+    import collections, torch
+    from torch.profiler import profile, ProfilerActivity
+    from apo_kit.models import lora_config
+    from apo_kit.apo import APOCollator, completion_logps
+    from peft import get_peft_model
+    torch.manual_seed(0)
+    model, tok = load('embedded')
+    model = get_peft_model(model, lora_config(model, dict(r=8, lora_alpha=32, lora_dropout=dropout))); model.train()
+    b = APOCollator(tok, max_length=None)(records(False, 0)[:1])
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
+    def step():
+        lp, _ = completion_logps(model, b, share_prompt=True, attention=attention)
+        lp.sum().backward(); opt.step(); opt.zero_grad()
+    step()
+    t = time.process_time()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof: step()
+    cpu = time.process_time() - t
+    tot = collections.Counter()
+    for e in prof.events(): tot[_category(e)] += e.self_cpu_time_total
+    T = sum(tot.values())
+    print(f"attention={attention}, lora_dropout={dropout}: {int(b['attention_mask'].sum())} tokens, step {cpu:.1f} CPU-s "
+          f"(profiler on); shares of the profiled time:")
+    for k, v in tot.most_common(): print(f"  {k:28s} {100 * v / T:5.1f}%")
+
 VARIANTS = ('apo', 'apo_dense', 'apo_prefix', 'apo_ckpt', 'trl', 'trl_default')
 
 def main():
@@ -148,8 +193,11 @@ def main():
     p.add_argument('--repeats', type=int); p.add_argument('--threads', type=int, default=1)
     p.add_argument('--jobs', type=int, default=1, help='variants run side by side (watch memory: TRL at full length ~11 GB)')
     p.add_argument('--reverse', action='store_true', help='start with the reversed order of variants (for a second run)')
+    p.add_argument('--profile', nargs=2, metavar=('ATTENTION', 'DROPOUT'),
+                   help="instead: torch.profiler table of one step, e.g. --profile blocks 0.05 (or dense)")
     p.add_argument('--worker', nargs=5, help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.profile: return profile_step(a.profile[0], float(a.profile[1]))
     if a.worker: return worker(a.worker[0], a.worker[1], int(a.worker[2]), int(a.worker[3]), a.worker[4])
     bad = set(a.variants.split(',')) - set(VARIANTS)
     if bad: p.error(f"unknown variants {sorted(bad)}; choose from {', '.join(VARIANTS)}")
