@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib, copy, math, os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -16,8 +17,9 @@ from fastcore.basics import patch
 from .models import study_text, user_messages
 
 # %% auto #0
-__all__ = ['PREFERENCE_FIELDS', 'apo_loss', 'check_record', 'stand_in_records', 'APOCollator', 'ensure_fused_lm_head',
-           'completion_logps', 'pack_prompt', 'APOConfig', 'APOTrainer']
+__all__ = ['PREFERENCE_FIELDS', 'PROMPT_BLOCK', 'PAD_BLOCK', 'apo_loss', 'check_record', 'stand_in_records', 'APOCollator',
+           'ensure_fused_lm_head', 'completion_logps', 'pack_prompt', 'block_layout', 'prefix_block_attention',
+           'ensure_block_attention', 'APOConfig', 'APOTrainer', 'hardest_columns', 'keep_columns']
 
 # %% ../nbs/07_apo.ipynb #9d1b8a3d
 def apo_loss(policy_logps:torch.Tensor,          # (B, 1+K) summed completion log-probs under π_θ, column 0 = consensus
@@ -236,14 +238,13 @@ def _vision_kwargs(model, batch, share_vision):
 def completion_logps(model,                    # a causal LM or VLM (PEFT / DDP wrapped is fine)
                      batch:dict,               # from `APOCollator`
                      share_vision:bool=True,   # VLM: run the vision tower once per study and share its features
-                     share_prompt:bool=False,  # text: compute each study's prompt once (`pack_prompt`)
+                     share_prompt:bool=False,  # each study's prompt (images included) computed once (`pack_prompt`)
+                     attention:str|None=None,  # share_prompt: 'blocks' (allowed work only), 'dense'; None: best
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     "Summed completion log-probs (B, 1+K), one forward over all rows; and the consensus's mean token NLL (B,)."
     ensure_fused_lm_head(model)
     ids, cm = batch['input_ids'], batch['completion_mask']                 # (N, T)
-    if share_prompt:
-        if 'pixel_values' in batch: raise NotImplementedError("share_prompt is for text students; VLMs share the vision tower instead")
-        seq = _packed_logps(model, batch)
+    if share_prompt: seq = _shared_prompt_logps(model, batch, attention)
     else:
         kw = {'input_ids': ids, 'attention_mask': batch['attention_mask'], 'use_cache': False}
         if 'mm_token_type_ids' in batch: kw['mm_token_type_ids'] = batch['mm_token_type_ids']
@@ -259,6 +260,8 @@ def completion_logps(model,                    # a causal LM or VLM (PEFT / DDP 
     return logps, nll
 
 # %% ../nbs/07_apo.ipynb #1880ceda
+PROMPT_BLOCK, PAD_BLOCK = -1, -2     # `block` of a packed token: the shared prompt, or padding
+
 def pack_prompt(batch:dict) -> dict:
     "One row per study: shared prompt, then 1+K completion blocks under a block-causal mask (see above)."
     ids, att = batch['input_ids'], batch['attention_mask']
@@ -268,7 +271,8 @@ def pack_prompt(batch:dict) -> dict:
     packed = []
     for b, P in enumerate(plen):
         prompt = ids[rows_of[b][0], :P]
-        tok, pos, blk, tgt = [prompt[:P-1]], [torch.arange(P-1)], [torch.full((P-1,), -1)], [torch.full((P-1,), -100)]
+        tok, pos = [prompt[:P-1]], [torch.arange(P-1)]
+        blk, tgt = [torch.full((P-1,), PROMPT_BLOCK)], [torch.full((P-1,), -100)]
         for n in rows_of[b]:
             comp = ids[n, P:int(att[n].sum())]                                   # the completion's tokens
             tok.append(torch.cat([prompt[P-1:], comp])); pos.append(torch.arange(P-1, P+len(comp)))
@@ -276,31 +280,140 @@ def pack_prompt(batch:dict) -> dict:
         packed.append([torch.cat(x) for x in (tok, pos, blk, tgt)])
     L = max(len(p[0]) for p in packed)
     pad = lambda x, v: torch.cat([x, torch.full((L - len(x),), v, dtype=x.dtype)])
-    tok, pos, blk, tgt = (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate((0, 0, -2, -100)))
+    tok, pos, blk, tgt = (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate((0, 0, PAD_BLOCK, -100)))
     causal = torch.ones(L, L, dtype=torch.bool).tril()
-    same = (blk[:, None, :] == -1) | (blk[:, None, :] == blk[:, :, None])   # key in the prompt, or in my block
+    same = (blk[:, None, :] == PROMPT_BLOCK) | (blk[:, None, :] == blk[:, :, None])   # key in the prompt or my block
     mask = (causal & same) | torch.eye(L, dtype=torch.bool)                   # padding sees itself (no empty rows)
     return {'input_ids': tok, 'position_ids': pos, 'attention_mask': mask[:, None], 'shift_labels': tgt, 'block': blk}
 
 # %% ../nbs/07_apo.ipynb #b1d50fd4
+def _attn_impl(model) -> str:
+    "The language model's attention implementation ('apo_sdpa' is sdpa with `prefix_block_attention` on call)."
+    return _core(model).config.get_text_config()._attn_implementation
+
 def _can_pack(model) -> bool:
-    "Can `pack_prompt` be used with this model: a text model with `sdpa` or `eager` attention?"
-    core = _core(model)
-    return getattr(core.config, 'vision_config', None) is None and core.config._attn_implementation in ('sdpa', 'eager')
+    "Can each study's prompt be computed once: `sdpa` attention (text or VLM), or `eager` for a text model?"
+    impl, core = _attn_impl(model), _core(model)
+    return impl in ('sdpa', 'apo_sdpa') or (impl == 'eager' and getattr(core.config, 'vision_config', None) is None)
+
+def _sum_blocks(tok_logps, pk, n_rows):
+    "Per-token log-probs of packed rows (B, L) → summed per completion (N,)."
+    blk, scored = pk['block'].to(tok_logps.device), pk['shift_labels'].to(tok_logps.device) != -100
+    return tok_logps.new_zeros(n_rows).index_add(0, blk[scored], tok_logps[scored])
 
 def _packed_logps(model, batch):
-    "Summed completion log-probs per row (N,), one packed row per study."
-    pk = pack_prompt(batch)
-    core = _core(model)
-    impl = core.config._attn_implementation
-    if impl not in ('sdpa', 'eager'): raise NotImplementedError(f"share_prompt needs 'sdpa' or 'eager' attention, not {impl!r}")
-    mask = pk['attention_mask'].to(batch['input_ids'].device)
+    "Summed completion log-probs per row (N,), one packed row per study under its dense block-causal mask."
+    pk, core, impl, dev = pack_prompt(batch), _core(model), _attn_impl(model), batch['input_ids'].device
+    if impl not in ('sdpa', 'apo_sdpa', 'eager'):
+        raise NotImplementedError(f"share_prompt needs 'sdpa' or 'eager' attention, not {impl!r}")
+    mask = pk['attention_mask'].to(dev)
     if impl == 'eager': mask = torch.where(mask, 0.0, torch.finfo(core.dtype).min).to(core.dtype)
-    dev = batch['input_ids'].device
     out = model(input_ids=pk['input_ids'].to(dev), attention_mask=mask, position_ids=pk['position_ids'].to(dev),
                 shift_labels=pk['shift_labels'].to(dev), fused_lm_head=True, use_cache=False)
-    blk = pk['block'].to(dev); scored = pk['shift_labels'].to(dev) != -100
-    return out.log_probs.new_zeros(len(batch['seq_study'])).index_add(0, blk[scored], out.log_probs[scored])
+    return _sum_blocks(out.log_probs, pk, len(batch['seq_study']))
+
+
+# %% ../nbs/07_apo.ipynb #f11cfdba
+def _tril(n): return torch.ones(n, n, dtype=torch.bool).tril()
+
+def block_layout(block:torch.Tensor,  # (B, L) `pack_prompt`'s block ids: PROMPT_BLOCK, row n, or PAD_BLOCK
+                 seq_study:torch.Tensor, # (N,) the study of each completion row
+                ) -> dict:
+    "Indices (into the flattened B·L tokens) and masks of each study's prompt and each completion block."
+    B, L = block.shape
+    n_p = (block == PROMPT_BLOCK).sum(1)                                  # P−1 prompt tokens per study      (B,)
+    j = torch.arange(int(n_p.max()))
+    p_ok = j < n_p[:, None]                                               # (B, Pp)
+    p_idx = torch.arange(B)[:, None] * L + j * p_ok                       # padding points at the row's first token
+    where = [(block == n).nonzero() for n in range(len(seq_study))]       # (|y_n|+1, 2): (b, t) of block n's tokens
+    Cm = max(len(w) for w in where)
+    flat = [w[:, 0] * L + w[:, 1] for w in where]
+    b_idx = torch.stack([F.pad(f, (0, Cm - len(f)), value=int(f[0])) for f in flat])   # pad: block's 1st token
+    b_ok = torch.arange(Cm) < torch.tensor([len(w) for w in where])[:, None]        # (N, Cm)
+    eye = lambda n: torch.eye(n, dtype=torch.bool)                        # padding sees itself (no empty rows)
+    p_mask = None if p_ok.all() else (_tril(len(j)) & (p_ok[:, None] | eye(len(j))))[:, None]   # (B, 1, Pp, Pp)
+    own = _tril(Cm) & (b_ok[:, None] | eye(Cm))                           # causal in the block  (N, Cm, Cm)
+    b_mask = torch.cat([p_ok[seq_study][:, None].expand(-1, Cm, -1), own], -1)[:, None]   # (N, 1, Cm, Pp+Cm)
+    return dict(p_idx=p_idx, p_ok=p_ok, p_mask=p_mask, b_idx=b_idx, b_ok=b_ok, b_mask=b_mask, study=seq_study)
+
+
+# %% ../nbs/07_apo.ipynb #fb36d7d2
+def prefix_block_attention(module, q, k, v, attention_mask, dropout:float=0.0, scaling:float|None=None,
+                           apo_layout:dict|None=None, **kwargs):
+    "Attention over packed 1+K rows: each prompt causally, each block over its prompt's keys and its own (causally)."
+    lay, (B, H, L, D) = apo_layout, q.shape
+    sdpa = partial(F.scaled_dot_product_attention, dropout_p=dropout, scale=scaling, enable_gqa=k.shape[1] != H)
+    flat = lambda x: x.transpose(1, 2).reshape(B * L, x.shape[1], D)         # (B·L, heads, D)
+    take = lambda x, idx: x[idx].transpose(1, 2)                             # (rows, heads, len, D)
+    qf, kf, vf = flat(q), flat(k), flat(v)
+    kp, vp = take(kf, lay['p_idx']), take(vf, lay['p_idx'])                  # prompt keys, values      (B, H_kv, Pp, D)
+    o_p = sdpa(take(qf, lay['p_idx']), kp, vp, attn_mask=lay['p_mask'], is_causal=lay['p_mask'] is None)
+    s = lay['study']
+    kb = torch.cat([kp[s], take(kf, lay['b_idx'])], 2)                       # [K_p ; K_c]  (N, H_kv, Pp+Cm, D)
+    vb = torch.cat([vp[s], take(vf, lay['b_idx'])], 2)
+    o_b = sdpa(take(qf, lay['b_idx']), kb, vb, attn_mask=lay['b_mask'])      # (N, H, Cm, D)
+    idx = torch.cat([lay['p_idx'][lay['p_ok']], lay['b_idx'][lay['b_ok']]])
+    val = torch.cat([o_p.transpose(1, 2)[lay['p_ok']], o_b.transpose(1, 2)[lay['b_ok']]])
+    return q.new_zeros(B * L, H, D).index_put((idx,), val).view(B, L, H, D), None
+
+
+# %% ../nbs/07_apo.ipynb #032be224
+def _apo_sdpa(module, q, k, v, attention_mask, *args, apo_layout=None, **kwargs):
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    if apo_layout is None: return sdpa_attention_forward(module, q, k, v, attention_mask, *args, **kwargs)
+    return prefix_block_attention(module, q, k, v, attention_mask, *args, apo_layout=apo_layout, **kwargs)
+
+def ensure_block_attention(model):
+    "Switch `model`'s language model from `sdpa` to `apo_sdpa` (sdpa, or `prefix_block_attention` when laid out)."
+    from transformers import AttentionInterface, AttentionMaskInterface
+    from transformers.masking_utils import sdpa_mask
+    AttentionInterface.register('apo_sdpa', _apo_sdpa); AttentionMaskInterface.register('apo_sdpa', sdpa_mask)
+    cfg = _core(model).config.get_text_config()
+    if cfg._attn_implementation not in ('sdpa', 'apo_sdpa'):
+        raise NotImplementedError(f"block attention needs 'sdpa' attention, not {cfg._attn_implementation!r}")
+    cfg._attn_implementation = 'apo_sdpa'
+    return model
+
+
+# %% ../nbs/07_apo.ipynb #8669ee5b
+def _mrope_positions(model, batch, pk):
+    "M-RoPE positions (3, B, L) of the packed rows: the prompt's from `get_rope_index`, completions continuing."
+    core, ids, n_img = _core(model), batch['input_ids'], batch['images_per_study'].tolist()
+    out = []
+    for b, P in enumerate(batch['prompt_lengths'].tolist()):
+        n = batch['seq_study'].tolist().index(b)                                  # a row of study b
+        grid = batch['image_grid_thw'][sum(n_img[:b]):sum(n_img[:b + 1])]
+        pos, _ = core.model.get_rope_index(ids[n:n+1, :P], batch['mm_token_type_ids'][n:n+1, :P], image_grid_thw=grid)
+        t = pk['position_ids'][b]                                                 # 1-D positions in the packed row (L,)
+        delta = pos[:, 0, P-1] - (P - 1)                                          # δ (3,)
+        out.append(torch.where(t < P - 1, pos[:, 0, t.clamp(max=P - 1)], t + delta[:, None]))
+    return torch.stack(out, 1)
+
+
+# %% ../nbs/07_apo.ipynb #dea2ef7a
+def _block_logps(model, batch):
+    "Summed completion log-probs per row (N,): each study's prompt (and images) once, attention only where allowed."
+    ensure_block_attention(model)
+    pk, dev = pack_prompt(batch), batch['input_ids'].device
+    lay = {k: v if v is None else v.to(dev) for k, v in block_layout(pk['block'], batch['seq_study']).items()}
+    kw = dict(input_ids=pk['input_ids'].to(dev), position_ids=pk['position_ids'].to(dev))
+    if 'pixel_values' in batch:                       # each study's images once, in order, as its prompt holds them
+        kw.update(pixel_values=batch['pixel_values'], image_grid_thw=batch['image_grid_thw'],
+                  position_ids=_mrope_positions(model, batch, pk).to(dev))
+    ones = torch.ones(len(pk['input_ids']), 1, 1, 1, dtype=torch.bool, device=dev)   # a 4D mask is taken as is: unused
+    out = model(**kw, attention_mask=ones, shift_labels=pk['shift_labels'].to(dev), fused_lm_head=True,
+                use_cache=False, apo_layout=lay)
+    return _sum_blocks(out.log_probs, pk, len(batch['seq_study']))
+
+def _shared_prompt_logps(model, batch, attention=None):
+    "Per-row summed log-probs (N,) with each study's prompt computed once: block attention, or the dense mask."
+    attention = attention or ('blocks' if _attn_impl(model) in ('sdpa', 'apo_sdpa') else 'dense')
+    if attention == 'blocks': return _block_logps(model, batch)
+    if attention != 'dense': raise ValueError(f"attention must be 'blocks' or 'dense', got {attention!r}")
+    if 'pixel_values' in batch:
+        raise NotImplementedError("the dense packed layout is for text students; use attention='blocks'")
+    return _packed_logps(model, batch)
+
 
 # %% ../nbs/07_apo.ipynb #86d1dec5
 from transformers import Trainer, TrainingArguments
@@ -317,7 +430,9 @@ class APOConfig(TrainingArguments):
     max_completion_length: int|None = None   # cut each completion to this many tokens first
     precompute_ref_logps: bool = True        # reference log-probs once, before training (images too)
     share_vision: bool = True                # VLM: vision tower once per study, features shared by its 1+K rows
-    share_prompt: bool = True                # text students: the prompt computed once per study (`pack_prompt`)
+    share_prompt: bool = True                # each study's prompt (images too) computed once, block attention
+    attention: str|None = None               # with share_prompt: 'blocks' or 'dense' (the reference); None: best
+    hardest_teachers: int|None = None        # train on the m teachers of highest reward only (see below)
     learning_rate: float = 5e-7              # the authors' APO learning rate
     num_train_epochs: float = 1.0            # the authors: 1 epoch
     per_device_train_batch_size: int = 2     # studies per device and step (the authors: 2)
@@ -370,7 +485,7 @@ def ref_logps(self:APOTrainer, batch) -> torch.Tensor:
             raise ValueError("the reference is the model as it was before training, which is gone: precompute ref_logps "
                              "for every data set before training, or pass ref_model")
     with ctx, torch.no_grad():
-        return completion_logps(model, batch, self.args.share_vision, self._share_prompt)[0].float()
+        return _policy_logps(self, model, batch)[0].float()
 
 # %% ../nbs/07_apo.ipynb #5b35e870
 def _as_dataset(ds):
@@ -400,6 +515,9 @@ def add_ref_logps(self:APOTrainer, dataset, batch_size:int|None=None):
     return dataset.add_column('ref_logps', [by[j] for j in range(len(dataset))])
 
 # %% ../nbs/07_apo.ipynb #0660f245
+def _policy_logps(self:APOTrainer, model, batch):
+    return completion_logps(model, batch, self.args.share_vision, self._share_prompt, self.args.attention)
+
 def _teacher_logw(self:APOTrainer, batch, B, C, device):
     if not self.args.teacher_weights: return None
     w = torch.ones(B, C - 1)
@@ -410,8 +528,10 @@ def _teacher_logw(self:APOTrainer, batch, B, C, device):
 @patch
 def compute_loss(self:APOTrainer, model, inputs, return_outputs=False, num_items_in_batch=None):
     "APO loss of one batch of studies."
-    logps, nll = completion_logps(model, inputs, self.args.share_vision, self._share_prompt)   # (B, 1+K), (B,)
     ref = inputs['ref_logps'] if 'ref_logps' in inputs else self.ref_logps(inputs)
+    if self.args.hardest_teachers and model.training:                       # large K: the m hardest teachers only
+        inputs = self._keep_hardest(model, {**inputs, 'ref_logps': ref}); ref = inputs['ref_logps']
+    logps, nll = _policy_logps(self, model, inputs)                       # (B, 1+K), (B,)
     B, C = logps.shape
     loss, m = apo_loss(logps, ref.to(logps.dtype), self.args.beta, self.args.loss_type,
                        _teacher_logw(self, inputs, B, C, logps.device), inputs['mask'], nll,
@@ -457,3 +577,41 @@ def prediction_step(self:APOTrainer, model, inputs, prediction_loss_only, ignore
     inputs = self._prepare_inputs(inputs)
     with torch.no_grad(), self.compute_loss_context_manager(): loss = self.compute_loss(model, inputs)
     return loss.detach(), None, None
+
+# %% ../nbs/07_apo.ipynb #bc3d0a20
+def hardest_columns(rewards:torch.Tensor,  # (B, 1+K) current implicit rewards, column 0 = consensus
+                    mask:torch.Tensor,     # (B, 1+K) present completions
+                    m:int,                 # teachers kept per study
+                   ) -> torch.Tensor:
+    "Columns to keep per study (B, 1+min(m, K)): the consensus, then the m teachers of highest reward."
+    z = rewards[:, 1:].masked_fill(~mask[:, 1:].bool(), -math.inf)     # absent teachers rank last
+    top = z.topk(min(m, z.shape[1]), 1).indices + 1
+    return torch.cat([torch.zeros_like(top[:, :1]), top], 1)
+
+
+# %% ../nbs/07_apo.ipynb #8114a6c4
+def keep_columns(batch:dict, cols:torch.Tensor) -> dict:
+    "The collated batch with only columns `cols` (B, 1+m) of each study, renumbered 0..m."
+    B, C = batch['mask'].shape
+    j = torch.arange(cols.shape[1], device=cols.device).expand(B, -1)
+    new = torch.full((B, C), -1, device=cols.device).scatter(1, cols, j)
+    col = new[batch['seq_study'], batch['seq_column']]                  # new column of each row, −1 = dropped
+    keep, out = col >= 0, dict(batch)
+    for k in ('input_ids', 'attention_mask', 'completion_mask', 'truncated', 'seq_study', 'mm_token_type_ids'):
+        if k in batch: out[k] = batch[k][keep]
+    out['seq_column'], out['mask'] = col[keep], batch['mask'].gather(1, cols)
+    if 'ref_logps' in batch: out['ref_logps'] = batch['ref_logps'].gather(1, cols)
+    if 'teachers' in batch:
+        names = zip(batch['teachers'], cols.tolist())
+        out['teachers'] = [[t[c - 1] if c - 1 < len(t) else None for c in cs[1:]] for t, cs in names]
+    return out
+
+
+# %% ../nbs/07_apo.ipynb #144f9c50
+@patch
+def _keep_hardest(self:APOTrainer, model, inputs):
+    "The batch cut to each study's consensus and its `hardest_teachers` teachers of highest current reward."
+    with torch.no_grad(): logps, _ = _policy_logps(self, model, inputs)
+    r = self.args.beta * (logps.float() - inputs['ref_logps'].float())
+    return keep_columns(inputs, hardest_columns(r, inputs['mask'], self.args.hardest_teachers))
+

@@ -32,7 +32,7 @@ def test_short_run_raises_margin_over_every_teacher(tmp_path, kind):
     recs = _recs(kind == 'vlm')
     tr = APOTrainer(model, _cfg(tmp_path, max_steps=15), train_dataset=recs, processing_class=proc, peft_config=LORA)
     eq_(len(tr.train_dataset['ref_logps'][0]), 7)                         # (1+K) reference log-probs, images included
-    eq_(tr._share_prompt, kind == 'text')                                  # packed prompts: text students only
+    eq_(tr._share_prompt, True)                                            # prompt once per study: text and VLM
     tr.train()
     m = _margins(tr)
     close_(m[0], 0.0, eps=1e-4)                                            # fresh adapter: policy == reference
@@ -108,10 +108,10 @@ def test_share_prompt_trains_like_separate_rows(tmp_path):
         torch.testing.assert_close(torch.tensor(tr.train_dataset['ref_logps'][0]),
                                    torch.tensor(hist.setdefault('ref', tr.train_dataset['ref_logps'][0])), atol=1e-3, rtol=1e-5)
     for a, b in zip(hist[False], hist[True]): close_(a, b, eps=1e-4)
-    with pytest.raises(NotImplementedError, match='text students'):
+    with pytest.raises(NotImplementedError, match='text students'):         # the dense packed mask: text only
         model, proc = tiny_student('vlm')
         from apo_kit.apo import APOCollator
-        completion_logps(model, APOCollator(proc, max_length=320)(_recs(True)[:1]), share_prompt=True)
+        completion_logps(model, APOCollator(proc, max_length=320)(_recs(True)[:1]), share_prompt=True, attention='dense')
 
 def test_reference_of_an_already_trained_adapter_is_that_adapter(tmp_path):
     "A PEFT student whose adapter is trained (say, the SPD adapter): the reference keeps it on, as the paper's SPD model."
