@@ -202,6 +202,7 @@ class SPDConfig:
     max_grad_norm: float = 1.0
     nll: str = 'sum'                        # 'sum': −log q(τ|x) (the paper); 'mean': per-token mean per trajectory
     padding_free: bool = False              # one row of concatenated sequences (text students only)
+    activation_checkpointing: bool = True   # recompute activations in backward: less memory, ~20% slower (TRL default)
     seed: int = 42
     logging_steps: int = 10
     save_steps: int = 500
@@ -232,6 +233,7 @@ class SPDConfig:
                     weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm, seed=self.seed,
                     data_seed=self.seed, logging_steps=self.logging_steps, save_steps=self.save_steps,
                     save_total_limit=self.save_total_limit, bf16=bf16, use_cpu=use_cpu, padding_free=self.padding_free,
+                    activation_checkpointing=self.activation_checkpointing,
                     completion_only_loss=True, report_to='none', dataset_num_proc=None)
         return SFTConfig(**{**args, **self.sft_args, **kw})
 

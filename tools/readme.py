@@ -21,6 +21,7 @@ def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
             if not c.source: continue
         cells.append(c)
     nb.cells = cells
+    nb.metadata['language_info'] = {'name': 'python'}          # code blocks fenced as ```python
     body, _ = MarkdownExporter(exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
     return '<!-- Generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file. -->\n\n' + body.strip() + '\n'
 
