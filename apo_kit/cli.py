@@ -21,6 +21,7 @@ COMMANDS = {
     'consensus': ('apo_kit.consensus:consensus_cmd', 'stage 2: one consensus trajectory per study (batched, resumable, gated)'),
     'run':      ('apo_kit.pipeline:run_cmd',  'the method from a TOML config, resumable: run CONFIG [--stage NAME] [--from NAME]'),
     'export-swift': ('apo_kit.pipeline:export_swift_cmd', 'a run\'s SPD and APO data as ms-swift JSONL, with a train.sh'),
+    'collect':  ('apo_kit.collect:collect_cmd', 'ask your own teachers (OpenAI-compatible endpoints) about every study; resumable'),
 }
 
 def _command(name):

@@ -9,6 +9,7 @@ import pytest
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _launch import run_two_processes
+pytestmark = pytest.mark.slow        # minutes: subprocesses, kills or whole trainings; `make test` and CI run it
 
 ROOT = Path(__file__).resolve().parent.parent
 

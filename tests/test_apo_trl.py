@@ -33,7 +33,8 @@ def _trl(policy, ref, tok, rows, tmp_path):
     from trl import DPOConfig, DPOTrainer
     pol, rf = copy.deepcopy(policy), copy.deepcopy(ref)
     args = DPOConfig(str(tmp_path/'trl'), beta=0.1, loss_type=['sigmoid'], use_cpu=True, bf16=False, report_to='none',
-                     max_length=None, per_device_train_batch_size=len(rows), precompute_ref_log_probs=False)
+                     max_length=None, per_device_train_batch_size=len(rows), precompute_ref_log_probs=False,
+                     activation_checkpointing=False)          # TRL's default sets the alias that transformers deprecates
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         tr = DPOTrainer(pol, ref_model=rf, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)

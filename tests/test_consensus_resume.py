@@ -4,6 +4,7 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from fastcore.test import test_eq as eq_
+pytestmark = pytest.mark.slow        # minutes: subprocesses, kills or whole trainings; `make test` and CI run it
 
 ROOT = Path(__file__).resolve().parent.parent
 N_STUDIES, BATCH = 30, 4

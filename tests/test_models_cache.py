@@ -1,6 +1,8 @@
 "Two processes building the same tiny student into an empty cache at once both get the same, complete student."
 import json, os, subprocess, sys
 from fastcore.test import test_eq as eq_
+import pytest
+pytestmark = pytest.mark.slow        # minutes: subprocesses, kills or whole trainings; `make test` and CI run it
 
 _BUILD = r'''
 import json, torch

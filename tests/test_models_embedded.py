@@ -23,6 +23,7 @@ def _run(cache, code=_LOAD):
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
+@pytest.mark.slow
 def test_embedded_offline_and_cached(tmp_path):
     first = _run(tmp_path)                       # dequantises the GGUF, writes safetensors
     second = _run(tmp_path)                      # loads the safetensors

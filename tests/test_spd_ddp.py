@@ -6,6 +6,8 @@ Run as a script, this file is the training job; pytest launches it (see DESIGN.m
 import json, os, subprocess, sys
 from pathlib import Path
 from fastcore.test import test_close as close_, test_eq as eq_
+import pytest
+pytestmark = pytest.mark.slow        # minutes: subprocesses, kills or whole trainings; `make test` and CI run it
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _launch import ENV, run_two_processes
 

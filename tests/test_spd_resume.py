@@ -4,6 +4,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 from fastcore.test import test_eq as eq_, test_close as close_
+import pytest
+pytestmark = pytest.mark.slow        # minutes: subprocesses, kills or whole trainings; `make test` and CI run it
 
 _RUN = r'''
 import os, signal, sys

@@ -13,12 +13,40 @@ def sh(*cmd, cwd=None, timeout=1200):
     assert r.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r
 
-@pytest.mark.slow
-def test_wheel_installs_in_a_fresh_venv_and_loads_the_sample(tmp_path):
-    t0 = time.perf_counter()
-    sh(sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', ROOT, '-w', tmp_path/'dist')
-    wheels = list((tmp_path/'dist').glob('apo_kit-*.whl'))
+@pytest.fixture(scope='module')
+def wheel(tmp_path_factory):
+    "The wheel `pip wheel` builds from the working tree."
+    dist = tmp_path_factory.mktemp('dist')
+    sh(sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', ROOT, '-w', dist)
+    wheels = list(dist.glob('apo_kit-*.whl'))
     assert len(wheels) == 1, wheels
+    return wheels[0]
+
+API_HEAVY = {'transformers', 'trl', 'peft', 'accelerate', 'datasets'}   # upper-bounded at their next major release
+
+def test_wheel_requirements_are_ranges(wheel):
+    "A library user's resolver is never forced into exact pins; the API-heavy libraries are capped below a major."
+    import zipfile
+    from email.parser import Parser
+    from packaging.requirements import Requirement
+    with zipfile.ZipFile(wheel) as z:
+        meta = Parser().parsestr(z.read(next(n for n in z.namelist() if n.endswith('.dist-info/METADATA'))).decode())
+    sys.path.insert(0, str(ROOT/'tools')); import lock; locked = lock.read_lock()
+    runtime = [Requirement(r) for r in meta.get_all('Requires-Dist') if 'extra ==' not in r]
+    assert {r.name for r in runtime} >= API_HEAVY | {'torch'}, runtime
+    for r in runtime:
+        assert not any(s.operator in ('==', '===') for s in r.specifier), f'exact pin in the wheel: {r}'
+        assert any(s.operator == '>=' for s in r.specifier), f'no tested lower bound: {r}'
+        if r.name in API_HEAVY:
+            upper = [s.version for s in r.specifier if s.operator == '<']
+            tested = locked[r.name]                                          # the version the suite ran with
+            assert upper == [str(int(tested.split('.')[0]) + 1)], f'{r}: cap at the release after {tested}'
+
+@pytest.mark.slow
+def test_wheel_installs_in_a_fresh_venv_and_loads_the_sample(tmp_path, wheel):
+    "pip resolves the wheel's ranges into an empty venv (torch installed first) and the package works there."
+    t0 = time.perf_counter()
+    wheels = [wheel]
     t_wheel = time.perf_counter()
     sh(sys.executable, '-m', 'venv', tmp_path/'venv')
     py = tmp_path/'venv'/'bin'/'python'
