@@ -22,6 +22,7 @@ COMMANDS = {
     'run':      ('apo_kit.pipeline:run_cmd',  'the method from a TOML config, resumable: run CONFIG [--stage NAME] [--from NAME]'),
     'export-swift': ('apo_kit.pipeline:export_swift_cmd', 'a run\'s SPD and APO data as ms-swift JSONL, with a train.sh'),
     'collect':  ('apo_kit.collect:collect_cmd', 'ask your own teachers (OpenAI-compatible endpoints) about every study; resumable'),
+    'evaluate': ('apo_kit.evaluate:evaluate_cmd', 'did the student beat its teachers? per-pathology metrics, inheritance, CIs'),
 }
 
 def _command(name):

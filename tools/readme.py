@@ -19,6 +19,8 @@ def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
             if any(l.strip().replace(' ', '') in ('#|hide', '#|export', '#|exporti') for l in lines): continue
             c.source = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()
             if not c.source: continue
+            for o in c.get('outputs', []):                       # tables as plain text: README is read as markdown
+                if 'text/html' in o.get('data', {}) and 'text/plain' in o['data']: del o['data']['text/html']
         cells.append(c)
     nb.cells = cells
     nb.metadata['language_info'] = {'name': 'python'}          # code blocks fenced as ```python
