@@ -28,7 +28,8 @@ CPU = {'student': 'tiny-vlm', 'data': str(ROOT/'data_samples'/'nih_multimodel.js
        'consensus': {'max_new_tokens': 8, 'batch_size': 5, 'max_length': 3000},
        'gate': {'keep_flagged': True},
        'apo': {'max_steps': 2, 'learning_rate': 1e-3, 'max_length': 1024, 'max_completion_length': 32, 'bf16': False,
-               'save_steps': 1}}
+               'save_steps': 1},
+       'evaluate': {'max_new_tokens': 8, 'extra': {'n_boot': 100}}}
 
 @pytest.mark.slow
 def test_recipe_runs_on_cpu_with_the_tiny_vlm(tmp_path):

@@ -30,6 +30,10 @@ max_length = 256
 max_completion_length = 48
 save_steps = 1
 beta = {beta}
+[evaluate]
+max_new_tokens = 8
+[evaluate.extra]
+n_boot = 100
 '''
 
 def _config(tmp, name, beta=0.1):
