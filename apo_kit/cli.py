@@ -19,6 +19,8 @@ COMMANDS = {
     'drift':    ('apo_kit.drift:drift_cmd',   'teacher drift per pathology, reasoning step and stream: CSV tables, PNG figures, summary'),
     'simulate': ('apo_kit.simulate:simulate_cmd', 'write a synthetic multi-teacher set with planted, known drift'),
     'consensus': ('apo_kit.consensus:consensus_cmd', 'stage 2: one consensus trajectory per study (batched, resumable, gated)'),
+    'run':      ('apo_kit.pipeline:run_cmd',  'the method from a TOML config, resumable: run CONFIG [--stage NAME] [--from NAME]'),
+    'export-swift': ('apo_kit.pipeline:export_swift_cmd', 'a run\'s SPD and APO data as ms-swift JSONL, with a train.sh'),
     'collect':  ('apo_kit.collect:collect_cmd', 'ask your own teachers (OpenAI-compatible endpoints) about every study; resumable'),
     'evaluate': ('apo_kit.evaluate:evaluate_cmd', 'did the student beat its teachers? per-pathology metrics, inheritance, CIs'),
 }
@@ -42,6 +44,7 @@ def main(argv:list[str]|None=None) -> int:
     if argv[0] not in COMMANDS:
         print(f"apo-kit: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr); return 2
     fn = _command(argv[0])
+    if getattr(fn, 'raw_args', False): return fn(argv[1:]) or 0   # parses its own options
     args = vars(anno_parser(fn, prog=f"apo-kit {argv[0]}").parse_args(argv[1:]))
     for k in ('pdb', 'xtra'): args.pop(k, None)             # fastcore's hidden debugging options
     return fn(**args) or 0
@@ -50,22 +53,24 @@ def main(argv:list[str]|None=None) -> int:
 def demo_cmd(data:str|None=None,       # studies to run the method on (default: data_samples/nih_multimodel.jsonl)
              student:str|None=None,    # 'embedded' (default) | 'tiny-text' | 'tiny-vlm' | a local checkpoint
              out:str|None=None,        # run directory (default: runs/demo); rerunning resumes
-             config:str|None=None,     # TOML settings (see `PipelineConfig`); the options above override it
+             config:str|None=None,     # TOML settings over the demo's (see `PipelineConfig`); the options above override it
              samples:str='data_samples', # folder of apo_kit JSONL samples to validate first
              no_run:bool=False,        # only validate and summarise the samples
             ) -> int:
-    "Run the main job on the bundled samples: validate them, then the whole method (drift, SPD, consensus, APO)."
+    "Run the main job on the bundled samples: validate them, then the whole method into runs/demo with its report."
     from apo_kit.data import validate_cmd, info_cmd
     files = sorted(str(p) for p in Path(samples).glob('*.jsonl'))
     if not files: print(f"apo-kit demo: no .jsonl files in {samples}", file=sys.stderr); return 1
     if validate_cmd(files): return 1
     for f in files: info_cmd(f)
     if no_run: return 0
-    from apo_kit.pipeline import PipelineConfig, run_pipeline
-    try: cfg = PipelineConfig.from_toml(config) if config else PipelineConfig()
+    from apo_kit.pipeline import demo_config, load_config, run_pipeline, GateError
+    try: cfg = load_config(config, demo_config()) if config else demo_config()
     except (OSError, ValueError) as e: print(f"apo-kit demo: {e}", file=sys.stderr); return 1
-    for k, v in (('data', data), ('student', student), ('run_dir', out)):
+    for k, v in (('data', data), ('student', student)):
         if v is not None: setattr(cfg, k, v)
+    if out: cfg.runs, cfg.name = str(Path(out).parent), Path(out).name
     if not Path(cfg.data).exists(): print(f"apo-kit demo: {cfg.data}: file not found", file=sys.stderr); return 1
-    run_pipeline(cfg)
+    try: run_pipeline(cfg, console=sys.stdout)
+    except GateError as e: print(f"apo-kit demo: {e}", file=sys.stderr); return 1
     return 0

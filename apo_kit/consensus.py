@@ -237,15 +237,19 @@ def teacher_majority(study:Study, min_share:float=2/3, min_count:int=2) -> dict:
 def quality_gate(study:Study,          # the study, with its teachers' trajectories
                  consensus:str,        # the consensus text t⁺
                  majority:dict|None=None, # precomputed `teacher_majority(study)`
+                 finished:bool=True,   # did the generation end by itself (False: it hit max_new_tokens)
                 ) -> list[str]:
-    "Why `consensus` fails the gate: [] if it passes, else reasons (empty, refusal, repetition, contradicts:<pathology>)."
+    "Why `consensus` fails the gate: [] if it passes, else reasons (empty, refusal, repetition, cut_off, contradicts:/omits:<pathology>)."
     if not re.search(r'\w', consensus or ''): return ['empty']
     reasons = ['refusal'] if is_refusal(consensus) else []
     if _is_loop(consensus): reasons.append('repetition')
+    if not finished: reasons.append('cut_off')
     labels = extract_labels(consensus)
     for p, v in (teacher_majority(study) if majority is None else majority).items():
         if labels.get(p) in (0, 1) and labels[p] != v: reasons.append(f'contradicts:{p}')
+        elif v == 1 and p not in labels: reasons.append(f'omits:{p}')        # a finding the majority states, left out
     return reasons
+
 
 # %% ../nbs/06_consensus.ipynb #70ac0a7d
 def quality_summary(records:Iterable[dict]) -> dict:
@@ -314,7 +318,7 @@ def _records(batch, outs, style, settings):
     "The output records of one generated batch, each through the quality gate."
     for (s, _, info), (raw, n_new, finished, _) in zip(batch, outs):
         text, found = split_report(raw, style)
-        flags = quality_gate(s, text) + ([] if found else ['unparsed'])
+        flags = quality_gate(s, text, finished=finished) + ([] if found else ['unparsed'])
         yield dict(study_id=s.study_id, consensus=text, raw=raw, **info, new_tokens=n_new, finished=finished,
                    flags=flags, generation=settings)
 
