@@ -36,6 +36,12 @@ def usage() -> str:
         f"  {k:<{w}}  {h}" for k, (_, h) in COMMANDS.items()) + "\n\n`apo-kit COMMAND -h` for a command's options."
 
 # %% ../nbs/11_cli.ipynb #3aeebb67
+def _option(arg:str) -> str:
+    "`--dry-run` and `--dry_run` alike: options are spelt with hyphens or underscores (values are left alone)."
+    if not arg.startswith('--'): return arg
+    name, eq, value = arg.partition('=')
+    return '--' + name[2:].replace('-', '_') + eq + value
+
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `apo-kit` console script."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -45,7 +51,7 @@ def main(argv:list[str]|None=None) -> int:
         print(f"apo-kit: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr); return 2
     fn = _command(argv[0])
     if getattr(fn, 'raw_args', False): return fn(argv[1:]) or 0   # parses its own options
-    args = vars(anno_parser(fn, prog=f"apo-kit {argv[0]}").parse_args(argv[1:]))
+    args = vars(anno_parser(fn, prog=f"apo-kit {argv[0]}").parse_args([_option(a) for a in argv[1:]]))
     for k in ('pdb', 'xtra'): args.pop(k, None)             # fastcore's hidden debugging options
     return fn(**args) or 0
 
