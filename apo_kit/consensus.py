@@ -20,8 +20,8 @@ from .labels import extract_labels, is_refusal
 # %% auto #0
 __all__ = ['MODEL_FAMILIES', 'REDACTED', 'STYLES', 'TRUNCATION_MARKER', 'OOM_ERRORS', 'study_seed', 'source_letters',
            'source_order', 'scrub_names', 'fair_shares', 'context_length', 'consensus_prompt', 'StudySampler',
-           'teacher_majority', 'quality_gate', 'quality_summary', 'split_report', 'read_consensus', 'synthesize',
-           'preference_records', 'write_consensus_ms_swift', 'consensus_cmd']
+           'teacher_majority', 'quality_gate', 'quality_summary', 'split_report', 'read_consensus', 'resume_generation',
+           'generate_jsonl', 'synthesize', 'preference_records', 'write_consensus_ms_swift', 'consensus_cmd']
 
 # %% ../nbs/06_consensus.ipynb #fa2ff8d0
 def study_seed(seed:int, study_id:str) -> int:
@@ -322,6 +322,58 @@ def _records(batch, outs, style, settings):
         yield dict(study_id=s.study_id, consensus=text, raw=raw, **info, new_tokens=n_new, finished=finished,
                    flags=flags, generation=settings)
 
+# %% ../nbs/06_consensus.ipynb #d00b451e
+def resume_generation(out_path:str|Path,   # JSONL that an earlier run may have started
+                      studies:list,        # the studies this run writes (unique ids)
+                      settings:dict,       # what decides the output: a file written with other settings is refused
+                     ) -> set:
+    "Ids `out_path` already holds from a run with the same `settings` (its torn last line repaired)."
+    ids = [s.study_id for s in studies]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate study ids: {sorted(k for k, c in Counter(ids).items() if c > 1)[:5]}")
+    out_path = Path(out_path); out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = read_consensus(out_path, repair=True)
+    if done and done[0].get('generation') != settings:
+        raise ValueError(f"{out_path} was written with other settings ({done[0].get('generation')}); this run has "
+                         f"{settings}: use another output file")
+    return {r['study_id'] for r in done}
+
+# %% ../nbs/06_consensus.ipynb #65ac1d0a
+def generate_jsonl(model, proc,              # the student and its processor
+                   todo:list,                # (study, messages, info) for each study still to write
+                   out_path:str|Path,        # JSONL appended to: one write and fsync per batch
+                   records:Callable,         # records(batch, outs) -> the batch's output records
+                   total:int,                # studies in the whole run, for the progress bar
+                   batch_size:int=8, max_new_tokens:int=256, do_sample:bool=False, seed:int=0,
+                   temperature:float=0.7, top_p:float=0.95, vlm:bool=False,
+                   before_generate:Callable|None=None, # hook(study_ids) before each generate call (tests: inject OOM)
+                   progress:bool=True, desc:str='generate',
+                  ) -> list[dict]:
+    "Generate `todo` in batches (halved on out-of-memory), appending each batch's records; return the file's records."
+    from tqdm.auto import tqdm
+    bar = tqdm(total=total, initial=total - len(todo), disable=not progress, desc=desc)
+    i, bs = 0, batch_size
+    with open(out_path, 'a', encoding='utf-8') as f:
+        while i < len(todo):
+            batch = todo[i:i + bs]
+            try:
+                if before_generate is not None: before_generate([s.study_id for s, *_ in batch])
+                images = [study_images(s) for s, *_ in batch] if vlm else None   # loaded per batch, not all at once
+                seeds = [study_seed(seed, s.study_id) for s, *_ in batch]       # a study's sample ignores its batch
+                outs = _generate_batch(model, proc, [m for _, m, _ in batch], seeds, images, max_new_tokens,
+                                       do_sample, temperature, top_p)
+            except OOM_ERRORS:
+                if bs == 1: raise
+                bs = max(1, bs // 2)
+                if torch.cuda.is_available(): torch.cuda.empty_cache()
+                warnings.warn(f"out of memory: batch size halved to {bs}")
+                continue
+            f.write(''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records(batch, outs)))
+            f.flush(); os.fsync(f.fileno())
+            i += len(batch); bar.update(len(batch))
+    bar.close()
+    return read_consensus(out_path)
+
 # %% ../nbs/06_consensus.ipynb #b44191a5
 def synthesize(student:tuple,                 # (model, tokenizer or processor), e.g. from `load_student`
                studies:Iterable[Study],       # studies with their teachers' trajectories (unique ids)
@@ -338,42 +390,16 @@ def synthesize(student:tuple,                 # (model, tokenizer or processor),
                before_generate:Callable|None=None, # hook(study_ids) before each generate call (tests: inject OOM)
               ) -> list[dict]:
     "Write one consensus per study to `out_path` (batched, resumable, gated); return all the file's records."
-    from tqdm.auto import tqdm
     model, proc = student
     vlm = is_vlm(proc) and is_vlm(model)
     max_length = max_length or context_length(model, proc)
     settings = _settings(model, style, seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm)
-    out_path = Path(out_path); out_path.parent.mkdir(parents=True, exist_ok=True)
     studies = list(studies)
-    ids = [s.study_id for s in studies]
-    if len(set(ids)) != len(ids): raise ValueError(f"duplicate study ids: {sorted(k for k, c in Counter(ids).items() if c > 1)[:5]}")
-    done = read_consensus(out_path, repair=True)
-    for r in done[:1]:
-        if r.get('generation') != settings:
-            raise ValueError(f"{out_path} was written with other settings ({r.get('generation')}); this run has {settings}: "
-                             f"use another output file")
-    todo = _pending(studies, {r['study_id'] for r in done}, proc, seed, style, max_length - max_new_tokens, vlm, system)
-    bar = tqdm(total=len(studies), initial=len(studies) - len(todo), disable=not progress, desc='consensus')
-    i, bs = 0, batch_size
-    with open(out_path, 'a', encoding='utf-8') as f:
-        while i < len(todo):
-            batch = todo[i:i + bs]
-            try:
-                if before_generate is not None: before_generate([s.study_id for s, *_ in batch])
-                images = [study_images(s) for s, *_ in batch] if vlm else None   # loaded per batch, not all at once
-                outs = _generate_batch(model, proc, [m for _, m, _ in batch], [study_seed(seed, s.study_id) for s, *_ in batch],
-                                       images, max_new_tokens, do_sample, temperature, top_p)
-            except OOM_ERRORS:
-                if bs == 1: raise
-                bs = max(1, bs // 2)
-                if torch.cuda.is_available(): torch.cuda.empty_cache()
-                warnings.warn(f"out of memory: batch size halved to {bs}")
-                continue
-            lines = [json.dumps(r, ensure_ascii=False) + '\n' for r in _records(batch, outs, style, settings)]
-            f.write(''.join(lines)); f.flush(); os.fsync(f.fileno())
-            i += len(batch); bar.update(len(batch))
-    bar.close()
-    return read_consensus(out_path)
+    have = resume_generation(out_path, studies, settings)
+    todo = _pending(studies, have, proc, seed, style, max_length - max_new_tokens, vlm, system)
+    return generate_jsonl(model, proc, todo, out_path, lambda batch, outs: _records(batch, outs, style, settings),
+                          len(studies), batch_size, max_new_tokens, do_sample, seed, temperature, top_p, vlm,
+                          before_generate, progress, desc='consensus')
 
 # %% ../nbs/06_consensus.ipynb #8f1ddca3
 _FEATURES = Features(study_id=Value('string'), prompt=Value('string'), images=Sequence(Value('string')),

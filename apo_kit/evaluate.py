@@ -66,47 +66,21 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
             before_generate:Callable|None=None, # hook(study_ids) before each generate call (tests)
            ) -> list[dict]:
     "The student's own trajectory for each study (its training prompt, no teacher context): batched and resumable."
-    from tqdm.auto import tqdm
-    from apo_kit.models import is_vlm, study_images                             # torch and transformers load here, not
-    from apo_kit.consensus import (_generate_batch, _settings, read_consensus,   # when the module is imported
-                                   study_seed, context_length, OOM_ERRORS)
+    from apo_kit.models import is_vlm                      # torch and transformers load here, not at import
+    from apo_kit.consensus import _settings, context_length, resume_generation, generate_jsonl
     model, proc = student
     vlm = is_vlm(proc) and is_vlm(model)
     max_length = max_length or context_length(model, proc)
     settings = {**_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm),
                 'task': 'predict', 'system': system}
-    out_path, studies = Path(out_path), list(studies)
-    ids = [s.study_id for s in studies]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"duplicate study ids: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    done = read_consensus(out_path, repair=True)
-    if done and done[0].get('generation') != settings:
-        raise ValueError(f"{out_path} was written with other settings ({done[0].get('generation')}); this run has "
-                         f"{settings}: use another output file")
-    have = {r['study_id'] for r in done}
+    studies = list(studies)
+    have = resume_generation(out_path, studies, settings)
     todo = _prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
-    bar = tqdm(total=len(studies), initial=len(studies) - len(todo), disable=not progress, desc='predict')
-    i, bs = 0, batch_size
-    with open(out_path, 'a', encoding='utf-8') as f:
-        while i < len(todo):
-            batch = todo[i:i + bs]
-            try:
-                if before_generate is not None: before_generate([s.study_id for s, *_ in batch])
-                seeds = [study_seed(seed, s.study_id) for s, *_ in batch]
-                images = [study_images(s) for s, *_ in batch] if vlm else None  # loaded per batch
-                outs = _generate_batch(model, proc, [m for _, m, _ in batch], seeds, images, max_new_tokens,
-                                       do_sample, temperature, top_p)
-            except OOM_ERRORS:
-                if bs == 1: raise
-                bs = max(1, bs // 2); warnings.warn(f"out of memory: batch size halved to {bs}"); continue
-            f.write(''.join(json.dumps(dict(study_id=s.study_id, text=text, prompt_tokens=n, new_tokens=k, finished=fin,
-                                            generation=settings), ensure_ascii=False) + '\n'
-                            for (s, _, n), (text, k, fin, _) in zip(batch, outs)))
-            f.flush(); os.fsync(f.fileno())
-            i += len(batch); bar.update(len(batch))
-    bar.close()
-    return read_consensus(out_path)
+    def records(batch, outs):
+        return [dict(study_id=s.study_id, text=text, prompt_tokens=n, new_tokens=k, finished=fin, generation=settings)
+                for (s, _, n), (text, k, fin, _) in zip(batch, outs)]
+    return generate_jsonl(model, proc, todo, out_path, records, len(studies), batch_size, max_new_tokens, do_sample,
+                          seed, temperature, top_p, vlm, before_generate, progress, desc='predict')
 
 # %% ../nbs/08_evaluate.ipynb #3a233230
 def _jsonl(path):
