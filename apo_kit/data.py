@@ -15,7 +15,7 @@ __all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'LABEL_VALUES', 'TEMPORAL_VALUES'
            'study_image_paths', 'ImageCheck', 'iter_studies', 'load_studies', 'save_studies', 'validate_file',
            'ms_swift_rows', 'write_ms_swift', 'read_ms_swift', 'from_cxr_max', 'arrow_schema', 'study_to_row',
            'to_dataset', 'from_dataset', 'save_parquet', 'iter_parquet', 'load_parquet', 'summarize', 'iter_file',
-           'validate_cmd', 'info_cmd']
+           'validate_cmd', 'info_cmd', 'settings_from_dict', 'load_settings']
 
 # %% ../nbs/00_data.ipynb #042c0537
 PATHOLOGIES = ('No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly', 'Lung Lesion', 'Lung Opacity', 'Edema',
@@ -803,3 +803,50 @@ def info_cmd(file:str,                       # an apo_kit JSONL file (or ms-swif
     print(f"  {'pathology':<28} {'truth':>7} {'teacher':>8}")
     for p in PATHOLOGIES: print(f"  {p:<28} {s['label_coverage'][p]:>7} {s['teacher_label_coverage'][p]:>8}")
     return 0
+
+# %% ../nbs/00_data.ipynb #e367ab27
+import dataclasses, tomllib
+
+def _check_type(where, key, value, default):
+    "Refuse a value whose type differs from the default's (an int is a fine float; `None` defaults take anything)."
+    kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,), dict: (dict,)}
+    want = kinds.get(type(default))
+    bad = want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want))
+    if bad: raise ValueError(f"{where}: {key} must be {type(default).__name__}, got {value!r}")
+
+# %% ../nbs/00_data.ipynb #eea6793e
+def settings_from_dict(obj,                  # a dataclass instance: the values to start from
+                       d:dict,               # new values by field name; a nested dataclass takes a dict (a table)
+                       where:str='config',   # what errors name: the file, usually
+                       table:str='',         # the table `d` came from, named in errors ('' = top level)
+                       fixed:dict|None=None, # {table: field names} the caller sets itself, refused from files
+                      ):
+    "A copy of dataclass `obj` with the values of `d`; unknown keys and wrong types are errors naming the key."
+    skip = set((fixed or {}).get(table, ()))
+    known, new = [f.name for f in dataclasses.fields(obj) if f.name not in skip], {}
+    for k, v in d.items():
+        key = f"[{table}] {k}" if table else k
+        if k not in known: raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+        cur = getattr(obj, k)
+        if dataclasses.is_dataclass(cur):
+            if not isinstance(v, dict): raise ValueError(f"{where}: {key} must be a table")
+            v = settings_from_dict(cur, v, where, k, fixed)
+        else: _check_type(where, key, v, cur)
+        new[k] = v
+    return dataclasses.replace(obj, **new)
+
+# %% ../nbs/00_data.ipynb #596eb95b
+def load_settings(obj,                  # a dataclass instance (the values to start from) or class (its defaults)
+                  path:str|Path,        # a TOML file
+                  table:str|None=None,  # read this table of the file; None: the whole file
+                  fixed:dict|None=None, # {table: field names} the caller sets itself, refused from the file
+                 ):
+    "Settings from a TOML file over `obj`; unknown keys and wrong types are errors naming the file and the key."
+    path = Path(path)
+    try: d = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e: raise ValueError(f"{path}: {e}") from None
+    except OSError as e: raise ValueError(f"{path}: cannot read settings ({e.strerror})") from None
+    if table is not None:
+        if table not in d: raise ValueError(f"{path}: no [{table}] table")
+        d = d[table]
+    return settings_from_dict(obj() if isinstance(obj, type) else obj, d, str(path), table or '', fixed)

@@ -22,7 +22,7 @@ from .data import Study, PATHOLOGIES, DEFAULT_PROMPT
 __all__ = ['SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'LORA_DEFAULTS', 'EMBEDDED_GGUF', 'MAX_IMAGE_SIDE', 'cache_dir', 'cached_build',
            'radiology_corpus', 'train_tiny_tokenizer', 'StudentVLProcessor', 'StudentQwen2VLProcessor', 'tiny_student',
            'is_vlm', 'load_processor', 'vision_tower', 'lora_config', 'load_student', 'embedded_student',
-           'user_messages', 'study_messages', 'study_images', 'study_text']
+           'user_messages', 'study_messages', 'study_images', 'device_precision', 'study_text']
 
 # %% ../nbs/04_models.ipynb #9d9f75bb
 def cache_dir() -> Path:
@@ -314,3 +314,13 @@ def study_images(study:Study, max_side:int|None=None) -> list:
         im.thumbnail((max_side, max_side))
         out.append(im)
     return out
+
+# %% ../nbs/04_models.ipynb #48909d42
+def device_precision(use_cpu:bool|None=None,  # None: True when there is no GPU
+                     bf16:bool|None=None,     # None: True when a GPU is used and supports bfloat16
+                    ) -> tuple[bool, bool]:
+    "The `(use_cpu, bf16)` Trainer settings, with `None` resolved for this machine."
+    gpu = torch.cuda.is_available()
+    use_cpu = (not gpu) if use_cpu is None else use_cpu
+    bf16 = (gpu and not use_cpu and torch.cuda.is_bf16_supported()) if bf16 is None else bf16
+    return use_cpu, bf16

@@ -10,17 +10,16 @@ from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 from typing import Any
 from fastcore.basics import patch
-from .data import load_studies, Study
+from .data import load_studies, Study, settings_from_dict, load_settings
 from .spd import SPDConfig
 
 # %% auto #0
 __all__ = ['STAGES', 'NEEDS', 'OUTPUTS', 'COMPLETE', 'STUDENTS', 'STAGE_FUNCTIONS', 'ALL_PROCESSES', 'ConsensusSettings',
-           'GateSettings', 'APOSettings', 'EvaluateSettings', 'PipelineConfig', 'settings_from_dict', 'load_config',
-           'to_toml', 'demo_config', 'stage_settings', 'fingerprints', 'read_state', 'clear_stage', 'last_checkpoint',
-           'StageLog', 'run_log', 'Run', 'split_studies', 'stage_data', 'stage_drift', 'stage_spd', 'stage_consensus',
-           'gate_records', 'drop_reasons', 'GateError', 'stage_preferences', 'reward_margins', 'stage_apo',
-           'stage_evaluate', 'run_pipeline', 'summary_table', 'write_report', 'run_cmd', 'export_swift',
-           'export_swift_cmd']
+           'GateSettings', 'APOSettings', 'EvaluateSettings', 'PipelineConfig', 'load_config', 'to_toml', 'demo_config',
+           'stage_settings', 'fingerprints', 'read_state', 'clear_stage', 'last_checkpoint', 'StageLog', 'run_log',
+           'Run', 'split_studies', 'stage_data', 'stage_drift', 'stage_spd', 'stage_consensus', 'gate_records',
+           'drop_reasons', 'GateError', 'stage_preferences', 'reward_margins', 'stage_apo', 'stage_evaluate',
+           'run_pipeline', 'summary_table', 'write_report', 'run_cmd', 'export_swift', 'export_swift_cmd']
 
 # %% ../nbs/10_pipeline.ipynb #72aecf78
 @dataclass
@@ -67,21 +66,14 @@ class APOSettings:
     extra: dict = field(default_factory=dict)   # any other `APOConfig` field (checked by name)
 
 # %% ../nbs/10_pipeline.ipynb #e64a0042
-def _hardware() -> tuple[bool, bool]:
-    "(a GPU is there, it supports bf16)."
-    import torch
-    gpu = torch.cuda.is_available()
-    return gpu, gpu and torch.cuda.is_bf16_supported()
-
 @patch
 def apo_config_kwargs(self:APOSettings) -> dict:
     "Keyword arguments for `APOConfig` (all but `output_dir`)."
-    gpu, bf16 = _hardware()
+    from apo_kit.models import device_precision
     d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ('lora', 'extra')}
     d['max_completion_length'] = self.max_completion_length or None
     d['teacher_weights'] = self.teacher_weights or None
-    d['use_cpu'] = (not gpu) if self.use_cpu is None else self.use_cpu
-    d['bf16'] = (bf16 and not d['use_cpu']) if self.bf16 is None else self.bf16
+    d['use_cpu'], d['bf16'] = device_precision(self.use_cpu, self.bf16)
     return {**d, 'save_strategy': 'steps', **self.extra}
 
 # %% ../nbs/10_pipeline.ipynb #d7fde816
@@ -115,27 +107,6 @@ class PipelineConfig:
 # %% ../nbs/10_pipeline.ipynb #11cafd00
 _SET_BY_PIPELINE = {'spd': {'output_dir', 'seed'}}       # the run folder and the top-level seed
 
-def _check_type(where, key, value, default):
-    kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,), dict: (dict,)}
-    want = kinds.get(type(default))
-    bad = want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want))
-    if bad: raise ValueError(f"{where}: {key} must be {type(default).__name__}, got {value!r}")
-
-def settings_from_dict(obj, d:dict, where:str='config', table:str=''):
-    "A copy of dataclass `obj` with the values of `d`; unknown keys and wrong types are errors naming the key."
-    known, new = {f.name: f for f in fields(obj)}, {}
-    for k, v in d.items():
-        key = f"[{table}] {k}" if table else k
-        if k not in known or k in _SET_BY_PIPELINE.get(table, ()):
-            ok = ', '.join(n for n in known if n not in _SET_BY_PIPELINE.get(table, ()))
-            raise ValueError(f"{where}: unknown key {key!r} (known: {ok})")
-        cur = getattr(obj, k)
-        if dataclasses.is_dataclass(cur):
-            if not isinstance(v, dict): raise ValueError(f"{where}: {key} must be a table")
-            new[k] = settings_from_dict(cur, v, where, k)
-        else: _check_type(where, key, v, cur); new[k] = v
-    return dataclasses.replace(obj, **new)
-
 # %% ../nbs/10_pipeline.ipynb #9a587c5e
 def _check_apo_extra(cfg, where):
     from apo_kit.apo import APOConfig
@@ -146,10 +117,7 @@ def _check_apo_extra(cfg, where):
 
 def load_config(path:str|Path, base:PipelineConfig|None=None) -> PipelineConfig:
     "Read a pipeline TOML file over `base` (default: the paper's settings)."
-    path = Path(path)
-    try: d = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e: raise ValueError(f"{path}: {e}") from None
-    return _check_apo_extra(settings_from_dict(base or PipelineConfig(), d, str(path)), str(path))
+    return _check_apo_extra(load_settings(base or PipelineConfig(), path, fixed=_SET_BY_PIPELINE), str(path))
 
 # %% ../nbs/10_pipeline.ipynb #ad7b66fa
 def _toml_value(v):

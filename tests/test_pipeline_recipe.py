@@ -4,7 +4,8 @@ import dataclasses, json, math, tomllib
 from pathlib import Path
 import pytest
 from fastcore.test import test_eq as eq_
-from apo_kit.pipeline import load_config, settings_from_dict, run_pipeline, STAGES
+from apo_kit.data import settings_from_dict
+from apo_kit.pipeline import load_config, run_pipeline, STAGES
 
 ROOT = Path(__file__).parents[1]
 RECIPE = ROOT/'configs'/'qwen2.5-vl-7b.toml'
