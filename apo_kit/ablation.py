@@ -381,7 +381,8 @@ def run_ablation(cfg:AblationConfig|None=None,   # settings (default: the benchm
                  consensus:dict|None=None,        # {study_id: text} written elsewhere; default: the SPD student's
                 ) -> AblationResult:
     "Train and read every arm on the simulated stream; score nothing yet (see `ablation_scores`)."
-    from apo_kit.consensus import synthesize, preference_records, quality_summary, quality_gate
+    from apo_kit.consensus import synthesize, quality_summary, quality_gate
+    from apo_kit.apo import preference_records
     cfg, out, clock = cfg or AblationConfig(), Path(out_dir), _Clock()
     _check_folder(out, cfg)
     say = (lambda *a: print(*a, flush=True)) if progress else (lambda *a: None)

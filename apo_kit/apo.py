@@ -4,8 +4,10 @@
 
 # %% ../nbs/07_apo.ipynb #5689f4d4
 from __future__ import annotations
-import contextlib, copy, math, os
-from collections import defaultdict
+import contextlib, copy, math, os, warnings
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -14,10 +16,14 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 
+from datasets import Dataset, Features, Sequence, Value
+from .data import Study, study_image_paths
 from .models import study_text, user_messages
+from .consensus import read_consensus, consensus_by_study
 
 # %% auto #0
-__all__ = ['PREFERENCE_FIELDS', 'PROMPT_BLOCK', 'PAD_BLOCK', 'apo_loss', 'check_record', 'stand_in_records', 'APOCollator',
+__all__ = ['PREFERENCE_FEATURES', 'PREFERENCE_FIELDS', 'PROMPT_BLOCK', 'PAD_BLOCK', 'apo_loss', 'check_record',
+           'preference_record', 'stand_in_records', 'preference_records', 'open_images', 'APOCollator',
            'ensure_fused_lm_head', 'completion_logps', 'pack_prompt', 'block_layout', 'prefix_block_attention',
            'ensure_block_attention', 'APOConfig', 'APOTrainer', 'hardest_columns', 'keep_columns']
 
@@ -76,34 +82,72 @@ def _reward_metrics(r, mask, losses):
             'losses': losses, 'rewards': r, 'mask': mask}
 
 # %% ../nbs/07_apo.ipynb #ca18a40d
-PREFERENCE_FIELDS = ('study_id', 'prompt', 'images', 'chosen', 'rejected', 'teachers')
+PREFERENCE_FEATURES = Features(study_id=Value('string'), prompt=Value('string'), images=Sequence(Value('string')),
+                               chosen=Value('string'), rejected=Sequence(Value('string')),
+                               teachers=Sequence(Value('string')))
+PREFERENCE_FIELDS = tuple(PREFERENCE_FEATURES)   # what every preference record holds, in this order
 
+# %% ../nbs/07_apo.ipynb #9a2ca749
 def check_record(rec:dict) -> dict:
     "Validate one preference record; return it, or raise a `ValueError` naming the study and the field."
     sid = rec.get('study_id', '<no study_id>')
+    bad = lambda msg: ValueError(f"preference record {sid!r}: {msg}")
     for k in PREFERENCE_FIELDS:
-        if k not in rec: raise ValueError(f"preference record {sid!r}: missing field {k!r} (needs {', '.join(PREFERENCE_FIELDS)})")
-    if not isinstance(rec['chosen'], str) or not rec['chosen'].strip(): raise ValueError(f"preference record {sid!r}: 'chosen' must be a non-empty string")
+        if k not in rec: raise bad(f"missing field {k!r} (needs {', '.join(PREFERENCE_FIELDS)})")
+    if not isinstance(rec['chosen'], str) or not rec['chosen'].strip(): raise bad("'chosen' must be a non-empty string")
     rej, tch = rec['rejected'], rec['teachers']
     if not isinstance(rej, (list, tuple)) or not rej or not all(isinstance(t, str) and t.strip() for t in rej):
-        raise ValueError(f"preference record {sid!r}: 'rejected' must be a non-empty list of non-empty strings")
-    if len(tch) != len(rej): raise ValueError(f"preference record {sid!r}: {len(rej)} rejected trajectories but {len(tch)} teachers")
-    if 'ref_logps' in rec and rec['ref_logps'] is not None and len(rec['ref_logps']) != 1 + len(rej):
-        raise ValueError(f"preference record {sid!r}: ref_logps has {len(rec['ref_logps'])} values, expected 1+K = {1+len(rej)}")
+        raise bad("'rejected' must be a non-empty list of non-empty strings")
+    if len(tch) != len(rej): raise bad(f"{len(rej)} rejected trajectories but {len(tch)} teachers")
+    ref = rec.get('ref_logps')
+    if ref is not None and len(ref) != 1 + len(rej):
+        raise bad(f"ref_logps has {len(ref)} values, expected 1+K = {1+len(rej)}")
     return rec
+
+# %% ../nbs/07_apo.ipynb #4336da80
+def preference_record(study:Study,            # the study: prompt, images and the teachers' trajectories
+                      chosen:str,             # the preferred trajectory (the consensus)
+                      with_images:bool=False, # absolute image paths in the record (VLM students)
+                      skip:str|None=None,     # a teacher left out of the rejected ones (its text is `chosen`)
+                     ) -> dict:
+    "One preference record: `chosen` preferred over every teacher's trajectory of the study."
+    trajs = [t for t in study.trajectories if t.teacher != skip]
+    images = [str(p.resolve()) for p in study_image_paths(study)] if with_images else []
+    return dict(study_id=study.study_id, prompt=study_text(study), images=images, chosen=chosen,
+                rejected=[t.text for t in trajs], teachers=[t.teacher for t in trajs])
 
 # %% ../nbs/07_apo.ipynb #301684f2
 def stand_in_records(studies, vlm:bool=False, chosen_teacher:int|str=0) -> list[dict]:
     "Preference records whose *stand-in* consensus is one teacher's trajectory (for tests before stage 2 exists)."
     out = []
     for s in studies:
-        i = chosen_teacher if isinstance(chosen_teacher, int) else s.teachers.index(chosen_teacher)
-        others = [t for j, t in enumerate(s.trajectories) if j != i]
-        out.append(dict(study_id=s.study_id, prompt=study_text(s),
-                        images=[str(p.resolve()) for p in [*s.prior_image_paths, *s.image_paths]] if vlm else [],
-                        chosen=s.trajectories[i].text, rejected=[t.text for t in others], teachers=[t.teacher for t in others],
-                        meta={'stand_in': f"chosen = teacher {s.trajectories[i].teacher}'s trajectory, not a consensus"}))
+        t = s.trajectories[chosen_teacher] if isinstance(chosen_teacher, int) else s.trajectory(chosen_teacher)
+        out.append({**preference_record(s, t.text, vlm, skip=t.teacher),
+                    'meta': {'stand_in': f"chosen = teacher {t.teacher}'s trajectory, not a consensus"}})
     return out
+
+# %% ../nbs/07_apo.ipynb #4d76e9b9
+def preference_records(studies:Iterable[Study],   # the studies the consensus was written for
+                       consensus,                 # a consensus file, its records, or {study_id: text}
+                       drop_flagged:bool=True,    # leave out consensus records that failed the gate
+                       with_images:bool|None=None,# image paths in the records; default: if a VLM wrote the consensus
+                      ) -> Dataset:
+    "One preference record per study with a consensus, as a `datasets.Dataset` (features `PREFERENCE_FEATURES`)."
+    cons, rows, dropped, missing = consensus_by_study(consensus), [], Counter(), 0
+    for s in studies:
+        r = cons.get(s.study_id)
+        if r is None: missing += 1
+        elif drop_flagged and r.get('flags'):
+            dropped.update({f.split(':')[0] for f in r['flags']})
+            dropped['records'] += 1
+        else:
+            imgs = r.get('generation', {}).get('vlm', False) if with_images is None else with_images
+            rows.append(preference_record(s, r['consensus'], imgs))
+    if missing or dropped:
+        n = dropped.pop('records', 0)
+        warnings.warn(f"preference_records: {len(rows)} records; {missing} studies have no consensus; {n} dropped by "
+                      f"the gate {dict(dropped)}")
+    return Dataset.from_dict({k: [r[k] for r in rows] for k in PREFERENCE_FIELDS}, features=PREFERENCE_FEATURES)
 
 # %% ../nbs/07_apo.ipynb #2cafc369
 def _end_of_turn(tok):
@@ -112,7 +156,7 @@ def _end_of_turn(tok):
     tid = tok.convert_tokens_to_ids(eot)
     return tid if isinstance(tid, int) and tid != tok.unk_token_id and tid is not None else tok.eos_token_id
 
-def _open_images(paths, max_side=448):
+def open_images(paths, max_side=448):
     from PIL import Image
     out = []
     for p in paths:
@@ -139,7 +183,7 @@ class APOCollator:
         n_img = len(rec['images']) if self.vlm else 0
         text = self.tokenizer.apply_chat_template(user_messages(rec['prompt'], n_img), add_generation_prompt=True, tokenize=False)
         if not n_img: return {'prompt_ids': self.tokenizer(text, add_special_tokens=False)['input_ids']}
-        enc = self.processor(text=[text], images=_open_images(rec['images'], self.max_image_side), return_tensors='pt')
+        enc = self.processor(text=[text], images=open_images(rec['images'], self.max_image_side), return_tensors='pt')
         return {'prompt_ids': enc['input_ids'][0].tolist(), 'pixel_values': enc['pixel_values'],
                 'image_grid_thw': enc['image_grid_thw'], 'mm_token_type_ids': enc['mm_token_type_ids'][0].tolist()}
 

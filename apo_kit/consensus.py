@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
-from datasets import Dataset, Features, Sequence, Value
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from .data import Study, PATHOLOGIES, DataError, write_ms_swift
@@ -19,9 +18,10 @@ from .labels import extract_labels, is_refusal
 
 # %% auto #0
 __all__ = ['MODEL_FAMILIES', 'REDACTED', 'STYLES', 'TRUNCATION_MARKER', 'OOM_ERRORS', 'study_seed', 'source_letters',
-           'source_order', 'scrub_names', 'fair_shares', 'context_length', 'consensus_prompt', 'StudySampler',
-           'teacher_majority', 'quality_gate', 'quality_summary', 'split_report', 'read_consensus', 'resume_generation',
-           'generate_jsonl', 'synthesize', 'preference_records', 'write_consensus_ms_swift', 'consensus_cmd']
+           'source_order', 'scrub_names', 'fair_shares', 'context_length', 'chat_token_count', 'consensus_prompt',
+           'StudySampler', 'generate_batch', 'teacher_majority', 'quality_gate', 'quality_summary', 'split_report',
+           'read_consensus', 'generation_settings', 'image_token_count', 'resume_generation', 'generate_jsonl',
+           'synthesize', 'consensus_by_study', 'write_consensus_ms_swift', 'consensus_cmd']
 
 # %% ../nbs/06_consensus.ipynb #fa2ff8d0
 def study_seed(seed:int, study_id:str) -> int:
@@ -115,7 +115,7 @@ def _chat_text(processor, messages) -> str:
     owner = processor if getattr(processor, 'chat_template', None) else _tok(processor)
     return owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
-def _count(processor, messages) -> int:
+def chat_token_count(processor, messages) -> int:
     return len(_tok(processor)(_chat_text(processor, messages), add_special_tokens=False)['input_ids'])
 
 def _cut(tok, text, n):
@@ -134,9 +134,9 @@ def _build_prompt(study, processor, seed=0, style='concat', budget=None, vlm=Fal
     info = dict(sources=dict(zip(letters, order)), truncated=[])
     if budget is None:
         msgs = _render(study, vlm, system, style, letters, texts)
-        return msgs, {**info, 'prompt_tokens': _count(processor, msgs)}
+        return msgs, {**info, 'prompt_tokens': chat_token_count(processor, msgs)}
     tok = _tok(processor)
-    fixed = _count(processor, _render(study, vlm, system, style, letters, [''] * len(texts)))
+    fixed = chat_token_count(processor, _render(study, vlm, system, style, letters, [''] * len(texts)))
     marker = len(tok(TRUNCATION_MARKER, add_special_tokens=False)['input_ids'])
     lengths = [len(tok(t, add_special_tokens=False)['input_ids']) for t in texts]
     room = budget - fixed
@@ -148,7 +148,7 @@ def _build_prompt(study, processor, seed=0, style='concat', budget=None, vlm=Fal
                              f"or lower max_new_tokens")
         cut = [t if s >= n else _cut(tok, t, s - marker) for t, s, n in zip(texts, shares, lengths)]
         msgs = _render(study, vlm, system, style, letters, cut)
-        n = _count(processor, msgs)
+        n = chat_token_count(processor, msgs)
         if n <= budget: break
         room -= n - budget
     else: raise RuntimeError(f"study {study.study_id!r}: could not fit the prompt into {budget} tokens")
@@ -194,7 +194,7 @@ def _encode(processor, chats, images=None):
         return tok(texts, return_tensors='pt', padding=True, add_special_tokens=False)
     finally: tok.padding_side = side
 
-def _generate_batch(model, processor, chats, seeds, images=None, max_new_tokens=256, do_sample=False,
+def generate_batch(model, processor, chats, seeds, images=None, max_new_tokens=256, do_sample=False,
                     temperature=0.7, top_p=0.95):
     "Generate for a batch of chats: per row, (text, new token count, finished with EOS?, new token ids)."
     tok = _tok(processor)
@@ -289,12 +289,12 @@ def read_consensus(path:str|Path,     # a consensus JSONL file written by `synth
 # %% ../nbs/06_consensus.ipynb #a17c5ef3
 OOM_ERRORS = tuple({getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError})
 
-def _settings(model, style, seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm):
+def generation_settings(model, style, seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm):
     name = getattr(getattr(model, 'config', None), '_name_or_path', '') or type(model).__name__
     return dict(student=str(name), style=style, seed=seed, do_sample=do_sample, max_new_tokens=max_new_tokens,
                 max_length=max_length, vlm=vlm, **(dict(temperature=temperature, top_p=top_p) if do_sample else {}))
 
-def _image_tokens(processor, images):
+def image_token_count(processor, images):
     "How many tokens the processor expands a study's images into."
     if not images: return 0
     ip = processor.image_processor
@@ -308,7 +308,7 @@ def _pending(studies, have, proc, seed, style, budget, vlm, system):
     for s in studies:
         if s.study_id in have: continue
         n_img = len(s.prior_images) + len(s.images) if vlm else 0
-        extra = _image_tokens(proc, study_images(s)) - n_img if n_img else 0   # each image's placeholder expands
+        extra = image_token_count(proc, study_images(s)) - n_img if n_img else 0   # each image's placeholder expands
         msgs, info = _build_prompt(s, proc, seed, style, budget - extra, vlm, system)
         info['prompt_tokens'] += extra
         todo.append((s, msgs, info))
@@ -360,7 +360,7 @@ def generate_jsonl(model, proc,              # the student and its processor
                 if before_generate is not None: before_generate([s.study_id for s, *_ in batch])
                 images = [study_images(s) for s, *_ in batch] if vlm else None   # loaded per batch, not all at once
                 seeds = [study_seed(seed, s.study_id) for s, *_ in batch]       # a study's sample ignores its batch
-                outs = _generate_batch(model, proc, [m for _, m, _ in batch], seeds, images, max_new_tokens,
+                outs = generate_batch(model, proc, [m for _, m, _ in batch], seeds, images, max_new_tokens,
                                        do_sample, temperature, top_p)
             except OOM_ERRORS:
                 if bs == 1: raise
@@ -393,7 +393,7 @@ def synthesize(student:tuple,                 # (model, tokenizer or processor),
     model, proc = student
     vlm = is_vlm(proc) and is_vlm(model)
     max_length = max_length or context_length(model, proc)
-    settings = _settings(model, style, seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm)
+    settings = generation_settings(model, style, seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm)
     studies = list(studies)
     have = resume_generation(out_path, studies, settings)
     todo = _pending(studies, have, proc, seed, style, max_length - max_new_tokens, vlm, system)
@@ -402,34 +402,12 @@ def synthesize(student:tuple,                 # (model, tokenizer or processor),
                           before_generate, progress, desc='consensus')
 
 # %% ../nbs/06_consensus.ipynb #8f1ddca3
-_FEATURES = Features(study_id=Value('string'), prompt=Value('string'), images=Sequence(Value('string')),
-                     chosen=Value('string'), rejected=Sequence(Value('string')), teachers=Sequence(Value('string')))
-
-def _consensus_map(consensus):
+def consensus_by_study(consensus) -> dict:
+    "{study_id: consensus record} from a consensus file, its records, or {study_id: text} (texts get no flags)."
     if isinstance(consensus, (str, Path)): consensus = read_consensus(consensus)
-    if isinstance(consensus, dict): return {k: (v if isinstance(v, dict) else dict(consensus=v, flags=[])) for k, v in consensus.items()}
+    if isinstance(consensus, dict):
+        return {k: (v if isinstance(v, dict) else dict(consensus=v, flags=[])) for k, v in consensus.items()}
     return {r['study_id']: r for r in consensus}
-
-def preference_records(studies:Iterable[Study],      # the studies the consensus was written for
-                       consensus,                    # a consensus file, its records, or {study_id: text}
-                       drop_flagged:bool=True,       # leave out consensus records that failed the gate
-                       with_images:bool|None=None,   # image paths in the records; default: if a VLM wrote the consensus
-                      ):
-    "One preference record per study (prompt, images, chosen = consensus, rejected = every teacher), as a `datasets.Dataset`."
-    cons, rows, dropped, missing = _consensus_map(consensus), [], Counter(), 0
-    for s in studies:
-        r = cons.get(s.study_id)
-        if r is None: missing += 1; continue
-        if drop_flagged and r.get('flags'): dropped.update({f.split(':')[0] for f in r['flags']}); dropped['records'] += 1; continue
-        imgs = r.get('generation', {}).get('vlm', False) if with_images is None else with_images
-        rows.append(dict(study_id=s.study_id, prompt=study_text(s),
-                         images=[str(p.resolve()) for p in [*s.prior_image_paths, *s.image_paths]] if imgs else [],
-                         chosen=r['consensus'], rejected=[t.text for t in s.trajectories], teachers=s.teachers))
-    if missing or dropped:
-        n = dropped.pop('records', 0)
-        warnings.warn(f"preference_records: {len(rows)} records; {missing} studies have no consensus; {n} dropped by "
-                      f"the gate {dict(dropped)}")
-    return Dataset.from_dict({k: [r[k] for r in rows] for k in _FEATURES}, features=_FEATURES)
 
 # %% ../nbs/06_consensus.ipynb #4e313675
 def write_consensus_ms_swift(studies:Iterable[Study],   # the studies the consensus was written for
@@ -440,7 +418,7 @@ def write_consensus_ms_swift(studies:Iterable[Study],   # the studies the consen
                              absolute_paths:bool=False, # absolute image paths (ms-swift opens relative ones from its cwd)
                             ) -> Path:
     "The preferences as ms-swift DPO rows (the consensus against each teacher: what the authors' scripts train on)."
-    cons = _consensus_map(consensus)
+    cons = consensus_by_study(consensus)
     keep = [s for s in studies if s.study_id in cons and not (drop_flagged and cons[s.study_id].get('flags'))]
     return write_ms_swift(keep, path, chosen={s.study_id: cons[s.study_id]['consensus'] for s in keep}, system=system,
                           absolute_paths=absolute_paths)
@@ -461,6 +439,7 @@ def consensus_cmd(studies:str,              # apo_kit JSONL of studies with thei
     "Stage 2: one consensus trajectory per study, batched and resumable, with the quality gate's summary."
     from apo_kit.data import load_studies
     from apo_kit.models import load_student
+    from apo_kit.apo import preference_records
     ss = load_studies(studies)
     recs = synthesize(load_student(student), ss, out, batch_size=batch_size, max_new_tokens=max_new_tokens,
                       max_length=max_length or None, style=style, do_sample=do_sample, seed=seed)

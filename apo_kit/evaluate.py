@@ -42,11 +42,11 @@ def asked(traj:Trajectory, study_id:str='?') -> str:
 def _prompts(studies, proc, vlm, system, budget):
     "(study, messages, prompt tokens) for each study, longest first; a prompt over the budget is an error."
     from apo_kit.models import study_messages, study_images
-    from apo_kit.consensus import _count, _image_tokens
+    from apo_kit.consensus import chat_token_count, image_token_count
     out = []
     for s in studies:
         msgs = study_messages(s, vlm, system)
-        n = _count(proc, msgs) + (_image_tokens(proc, study_images(s)) if vlm and s.images else 0)
+        n = chat_token_count(proc, msgs) + (image_token_count(proc, study_images(s)) if vlm and s.images else 0)
         if n > budget:
             raise ValueError(f"study {s.study_id!r}: the prompt takes {n} tokens, over the {budget} left for it")
         out.append((s, msgs, n))
@@ -67,11 +67,11 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
            ) -> list[dict]:
     "The student's own trajectory for each study (its training prompt, no teacher context): batched and resumable."
     from apo_kit.models import is_vlm                      # torch and transformers load here, not at import
-    from apo_kit.consensus import _settings, context_length, resume_generation, generate_jsonl
+    from apo_kit.consensus import generation_settings, context_length, resume_generation, generate_jsonl
     model, proc = student
     vlm = is_vlm(proc) and is_vlm(model)
     max_length = max_length or context_length(model, proc)
-    settings = {**_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm),
+    settings = {**generation_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm),
                 'task': 'predict', 'system': system}
     studies = list(studies)
     have = resume_generation(out_path, studies, settings)

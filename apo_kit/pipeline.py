@@ -392,7 +392,8 @@ def _split_flags(flags, kept, studies):
 
 def stage_preferences(run:Run) -> dict:
     "Gate the consensus; preference records to train APO on (`preferences.jsonl`) and to measure it on (`..._heldout`)."
-    from apo_kit.consensus import read_consensus, preference_records
+    from apo_kit.consensus import read_consensus
+    from apo_kit.apo import preference_records
     bar = run.bar('preferences', 1)
     cons = {r['study_id']: r for r in read_consensus(run.dir/'consensus.jsonl')}
     kept, flags = gate_records(run.studies, cons, run.cfg.gate)

@@ -94,14 +94,14 @@ def worker(student, method, steps, chars, out):
         from datasets import Dataset
         from trl import DPOConfig, DPOTrainer
         from apo_kit.models import user_messages
-        from apo_kit.apo import _open_images
+        from apo_kit.apo import open_images
         rows = []
         for r in recs:
             for u in range(K):
                 row = {'prompt': user_messages(r['prompt'], len(r['images']) if vlm else 0),
                        'chosen': [{'role': 'assistant', 'content': r['chosen']}],
                        'rejected': [{'role': 'assistant', 'content': r['rejected'][u]}]}
-                if vlm: row['images'] = _open_images(r['images'])
+                if vlm: row['images'] = open_images(r['images'])
                 rows.append(row)
         if method == 'trl_default':     # TRL's own defaults, as the released recipe runs: reference on the fly, checkpointing
             common.update(gradient_checkpointing=True)

@@ -28,7 +28,7 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     from apo_kit.data import load_studies
     from apo_kit.models import embedded_student
-    from apo_kit.consensus import consensus_prompt, _generate_batch
+    from apo_kit.consensus import consensus_prompt, generate_batch
     model, tok = embedded_student(); model.eval()
     studies = load_studies(a.data)
     # vary the budget a little so prompts differ in length (padding is the interesting case)
@@ -38,16 +38,16 @@ def main(argv=None):
     kw = dict(max_new_tokens=a.new, do_sample=False)
 
     def one_at_a_time():
-        return [_generate_batch(model, tok, [c], [0], **kw)[0] for c in chats]
+        return [generate_batch(model, tok, [c], [0], **kw)[0] for c in chats]
     def batched():
         out = []
-        for i in range(0, len(chats), a.batch): out += _generate_batch(model, tok, chats[i:i + a.batch], [0] * len(chats[i:i + a.batch]), **kw)
+        for i in range(0, len(chats), a.batch): out += generate_batch(model, tok, chats[i:i + a.batch], [0] * len(chats[i:i + a.batch]), **kw)
         return out
 
     times = {'one at a time': [], f'batched ({a.batch})': []}
     cpu = {k: [] for k in times}
     outs = {}
-    _generate_batch(model, tok, chats[:1], [0], max_new_tokens=2)                      # warm-up
+    generate_batch(model, tok, chats[:1], [0], max_new_tokens=2)                      # warm-up
     for r in range(a.repeats):
         for name, fn in (('one at a time', one_at_a_time), (f'batched ({a.batch})', batched)):
             t0, c0 = time.perf_counter(), time.process_time(); res = fn()

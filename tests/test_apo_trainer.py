@@ -143,7 +143,7 @@ def test_reference_of_an_already_trained_adapter_is_that_adapter(tmp_path):
 
 def test_takes_stage_two_preference_records(tmp_path):
     "The data set stage 2 writes (`consensus.preference_records`) trains as is; K = 7 teachers here."
-    from apo_kit.consensus import preference_records
+    from apo_kit.apo import preference_records
     studies = load_studies(ROOT/'data_samples'/'nih_multimodel.jsonl')
     stand_in = {s.study_id: s.trajectories[0].text for s in studies}          # stand-in consensus texts
     ds = preference_records(studies, stand_in)

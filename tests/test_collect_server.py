@@ -24,8 +24,8 @@ def _free_port():
 def server():
     from transformers.utils.import_utils import is_serve_available
     if not is_serve_available(): pytest.skip('transformers serve needs fastapi, uvicorn and openai')
-    from apo_kit.models import _embedded_path                    # builds the cached safetensors once, offline
-    model = str(_embedded_path())
+    from apo_kit.models import embedded_path                    # builds the cached safetensors once, offline
+    model = str(embedded_path())
     port = _free_port()
     exe = Path(sys.executable).parent/'transformers'
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1'}

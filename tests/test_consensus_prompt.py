@@ -6,7 +6,7 @@ from fastcore.test import test_eq as eq_
 
 from apo_kit.data import Study, Trajectory
 from apo_kit.models import tiny_student, radiology_corpus
-from apo_kit.consensus import (consensus_prompt, source_order, _build_prompt, _chat_text, _count, _name_parts,
+from apo_kit.consensus import (consensus_prompt, source_order, _build_prompt, _chat_text, chat_token_count, _name_parts,
                                TRUNCATION_MARKER, STYLES)
 
 TOK = tiny_student('text')[1]
@@ -34,7 +34,7 @@ def test_no_leak_and_budget(study, seed, style, budget):
     msgs, info = _build_prompt(study, TOK, seed=seed, style=style, budget=budget)
     text = _chat_text(TOK, msgs)
     eq_(leaks(text, study.teachers), [])
-    assert info['prompt_tokens'] == _count(TOK, msgs) <= budget
+    assert info['prompt_tokens'] == chat_token_count(TOK, msgs) <= budget
     eq_(list(info['sources'].values()), source_order(study, seed))          # the recorded mapping is the shown order
     eq_(text.count(TRUNCATION_MARKER), len(info['truncated']))
     for letter, teacher in info['sources'].items():                           # uncut sources are shown whole
