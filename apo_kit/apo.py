@@ -8,7 +8,7 @@ import contextlib, copy, math, os, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any
 
@@ -25,7 +25,7 @@ from .consensus import read_consensus, consensus_by_study
 __all__ = ['PREFERENCE_FEATURES', 'PREFERENCE_FIELDS', 'PROMPT_BLOCK', 'PAD_BLOCK', 'apo_loss', 'check_record',
            'preference_record', 'stand_in_records', 'preference_records', 'open_images', 'APOCollator',
            'ensure_fused_lm_head', 'completion_logps', 'pack_prompt', 'block_layout', 'prefix_block_attention',
-           'ensure_block_attention', 'APOConfig', 'APOTrainer', 'hardest_columns', 'keep_columns']
+           'ensure_block_attention', 'APOConfig', 'APOTrainer', 'hardest_columns', 'keep_columns', 'APOSettings']
 
 # %% ../nbs/07_apo.ipynb #9d1b8a3d
 def apo_loss(policy_logps:torch.Tensor,          # (B, 1+K) summed completion log-probs under π_θ, column 0 = consensus
@@ -659,3 +659,45 @@ def _keep_hardest(self:APOTrainer, model, inputs):
     r = self.args.beta * (logps.float() - inputs['ref_logps'].float())
     return keep_columns(inputs, hardest_columns(r, inputs['mask'], self.args.hardest_teachers))
 
+
+# %% ../nbs/07_apo.ipynb #a316b03e
+@dataclass
+class APOSettings:
+    "Stage `apo`: the settings that build `apo_kit.apo.APOConfig` (defaults: the authors' released ones)."
+    loss_type: str = 'pl'          # 'pl' (the paper) or 'pairwise' (the released DPO scripts)
+    beta: float = 0.1              # β of the implicit reward
+    learning_rate: float = 5e-7
+    num_train_epochs: float = 1.0
+    max_steps: int = -1            # > 0 overrides the epochs
+    per_device_train_batch_size: int = 2
+    per_device_eval_batch_size: int = 2
+    gradient_accumulation_steps: int = 1
+    max_length: int = 4096         # prompt + completion tokens per row
+    max_completion_length: int = 0 # 0: completions are not cut before `max_length`
+    label_smoothing: float = 0.0
+    sft_weight: float = 0.0        # SFT term on the consensus
+    teacher_weights: dict = field(default_factory=dict)   # teacher -> w_u (missing: 1)
+    lora: bool = True              # a fresh LoRA (r 8, α 32) on the SPD model; False: train every weight
+    logging_steps: int = 1
+    save_steps: int = 50           # checkpoint every this many steps (a killed run resumes from the last one)
+    save_total_limit: int = 2
+    bf16: bool | None = None       # None: on when a GPU supports it
+    use_cpu: bool | None = None    # None: when there is no GPU
+    extra: dict = field(default_factory=dict)   # any other `APOConfig` field (checked by name)
+
+# %% ../nbs/07_apo.ipynb #8c37abeb
+@patch
+def apo_config_kwargs(self:APOSettings) -> dict:
+    "Keyword arguments for `APOConfig` (all but `output_dir`)."
+    from apo_kit.models import device_precision
+    d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ('lora', 'extra')}
+    d['max_completion_length'] = self.max_completion_length or None
+    d['teacher_weights'] = self.teacher_weights or None
+    d['use_cpu'], d['bf16'] = device_precision(self.use_cpu, self.bf16)
+    return {**d, 'save_strategy': 'steps', **self.extra}
+
+# %% ../nbs/07_apo.ipynb #c2b732be
+@patch
+def apo_config(self:APOSettings, output_dir:str|Path, **kw) -> APOConfig:
+    "The `APOConfig` (Trainer arguments) for these settings, writing to `output_dir`."
+    return APOConfig(str(output_dir), **{**self.apo_config_kwargs(), **kw})

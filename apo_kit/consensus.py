@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterable
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
-from .data import Study, PATHOLOGIES, DataError, write_ms_swift
+from dataclasses import dataclass, field
+from .data import Study, PATHOLOGIES, DataError, write_ms_swift, load_settings
 from .models import study_messages, study_text, is_vlm, study_images
 from .labels import extract_labels, is_refusal
 
@@ -21,7 +22,8 @@ __all__ = ['MODEL_FAMILIES', 'REDACTED', 'STYLES', 'TRUNCATION_MARKER', 'OOM_ERR
            'source_order', 'scrub_names', 'fair_shares', 'context_length', 'chat_token_count', 'consensus_prompt',
            'StudySampler', 'generate_batch', 'teacher_majority', 'quality_gate', 'quality_summary', 'split_report',
            'read_consensus', 'generation_settings', 'image_token_count', 'resume_generation', 'generate_jsonl',
-           'synthesize', 'consensus_by_study', 'write_consensus_ms_swift', 'consensus_cmd']
+           'synthesize', 'consensus_by_study', 'write_consensus_ms_swift', 'consensus_cmd', 'ConsensusSettings',
+           'GateSettings']
 
 # %% ../nbs/06_consensus.ipynb #fa2ff8d0
 def study_seed(seed:int, study_id:str) -> int:
@@ -452,3 +454,22 @@ def consensus_cmd(studies:str,              # apo_kit JSONL of studies with thei
             preference_records(ss, recs).to_json(preferences, lines=True, force_ascii=False)
     if ms_swift: write_consensus_ms_swift(ss, recs, ms_swift)
     return 0
+
+# %% ../nbs/06_consensus.ipynb #9737c7d3
+@dataclass
+class ConsensusSettings:
+    "Stage `consensus` (see `apo_kit.consensus.synthesize`)."
+    style: str = 'concat'          # prompt style: 'concat' (the paper) or 'structured'
+    max_new_tokens: int = 2048     # consensus length cap (the paper's generation length)
+    max_length: int = 0            # prompt + answer tokens; 0: the student's context length
+    batch_size: int = 8            # studies per `generate` call
+    do_sample: bool = False        # greedy by default
+
+# %% ../nbs/06_consensus.ipynb #c753183a
+@dataclass
+class GateSettings:
+    "Stage `preferences`: which consensus records APO may train on (see `apo_kit.consensus.quality_gate`)."
+    keep_flagged: bool = False     # train on flagged records too (they are still counted and reported)
+    tolerate: list = field(default_factory=list)   # flag kinds that do not drop a record, e.g. ['cut_off']
+    min_share: float = 2/3         # a teacher majority is clear when this share of the readers agrees ...
+    min_count: int = 2             # ... and at least this many of them

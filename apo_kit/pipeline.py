@@ -12,69 +12,16 @@ from typing import Any
 from fastcore.basics import patch
 from .data import load_studies, Study, settings_from_dict, load_settings
 from .spd import SPDConfig
+from .consensus import ConsensusSettings, GateSettings
+from .apo import APOSettings
 
 # %% auto #0
-__all__ = ['STAGES', 'NEEDS', 'OUTPUTS', 'COMPLETE', 'STUDENTS', 'STAGE_FUNCTIONS', 'ALL_PROCESSES', 'ConsensusSettings',
-           'GateSettings', 'APOSettings', 'EvaluateSettings', 'PipelineConfig', 'load_config', 'to_toml', 'demo_config',
-           'stage_settings', 'fingerprints', 'read_state', 'clear_stage', 'last_checkpoint', 'StageLog', 'run_log',
-           'Run', 'split_studies', 'stage_data', 'stage_drift', 'stage_spd', 'stage_consensus', 'gate_records',
-           'drop_reasons', 'GateError', 'stage_preferences', 'reward_margins', 'stage_apo', 'stage_evaluate',
-           'run_pipeline', 'summary_table', 'write_report', 'run_cmd', 'export_swift', 'export_swift_cmd']
-
-# %% ../nbs/10_pipeline.ipynb #72aecf78
-@dataclass
-class ConsensusSettings:
-    "Stage `consensus` (see `apo_kit.consensus.synthesize`)."
-    style: str = 'concat'          # prompt style: 'concat' (the paper) or 'structured'
-    max_new_tokens: int = 2048     # consensus length cap (the paper's generation length)
-    max_length: int = 0            # prompt + answer tokens; 0: the student's context length
-    batch_size: int = 8            # studies per `generate` call
-    do_sample: bool = False        # greedy by default
-
-# %% ../nbs/10_pipeline.ipynb #65b559a7
-@dataclass
-class GateSettings:
-    "Stage `preferences`: which consensus records APO may train on (see `apo_kit.consensus.quality_gate`)."
-    keep_flagged: bool = False     # train on flagged records too (they are still counted and reported)
-    tolerate: list = field(default_factory=list)   # flag kinds that do not drop a record, e.g. ['cut_off']
-    min_share: float = 2/3         # a teacher majority is clear when this share of the readers agrees ...
-    min_count: int = 2             # ... and at least this many of them
-
-# %% ../nbs/10_pipeline.ipynb #6295af31
-@dataclass
-class APOSettings:
-    "Stage `apo`: the settings that build `apo_kit.apo.APOConfig` (defaults: the authors' released ones)."
-    loss_type: str = 'pl'          # 'pl' (the paper) or 'pairwise' (the released DPO scripts)
-    beta: float = 0.1              # β of the implicit reward
-    learning_rate: float = 5e-7
-    num_train_epochs: float = 1.0
-    max_steps: int = -1            # > 0 overrides the epochs
-    per_device_train_batch_size: int = 2
-    per_device_eval_batch_size: int = 2
-    gradient_accumulation_steps: int = 1
-    max_length: int = 4096         # prompt + completion tokens per row
-    max_completion_length: int = 0 # 0: completions are not cut before `max_length`
-    label_smoothing: float = 0.0
-    sft_weight: float = 0.0        # SFT term on the consensus
-    teacher_weights: dict = field(default_factory=dict)   # teacher -> w_u (missing: 1)
-    lora: bool = True              # a fresh LoRA (r 8, α 32) on the SPD model; False: train every weight
-    logging_steps: int = 1
-    save_steps: int = 50           # checkpoint every this many steps (a killed run resumes from the last one)
-    save_total_limit: int = 2
-    bf16: bool | None = None       # None: on when a GPU supports it
-    use_cpu: bool | None = None    # None: when there is no GPU
-    extra: dict = field(default_factory=dict)   # any other `APOConfig` field (checked by name)
-
-# %% ../nbs/10_pipeline.ipynb #e64a0042
-@patch
-def apo_config_kwargs(self:APOSettings) -> dict:
-    "Keyword arguments for `APOConfig` (all but `output_dir`)."
-    from apo_kit.models import device_precision
-    d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ('lora', 'extra')}
-    d['max_completion_length'] = self.max_completion_length or None
-    d['teacher_weights'] = self.teacher_weights or None
-    d['use_cpu'], d['bf16'] = device_precision(self.use_cpu, self.bf16)
-    return {**d, 'save_strategy': 'steps', **self.extra}
+__all__ = ['STAGES', 'NEEDS', 'OUTPUTS', 'COMPLETE', 'STUDENTS', 'STAGE_FUNCTIONS', 'ALL_PROCESSES', 'EvaluateSettings',
+           'PipelineConfig', 'load_config', 'to_toml', 'demo_config', 'stage_settings', 'fingerprints', 'read_state',
+           'clear_stage', 'last_checkpoint', 'StageLog', 'run_log', 'Run', 'split_studies', 'stage_data', 'stage_drift',
+           'stage_spd', 'stage_consensus', 'gate_records', 'drop_reasons', 'GateError', 'stage_preferences',
+           'reward_margins', 'stage_apo', 'stage_evaluate', 'run_pipeline', 'summary_table', 'write_report', 'run_cmd',
+           'export_swift', 'export_swift_cmd']
 
 # %% ../nbs/10_pipeline.ipynb #d7fde816
 @dataclass
