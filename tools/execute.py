@@ -11,6 +11,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+# the Makefile's filter: FutureWarnings are errors, but for the one raised inside peft (third-party internals)
+WARNINGS = 'error::FutureWarning,ignore:`is_gradient_checkpointing` is deprecated:FutureWarning'
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 MAX_OUTPUT = 60_000  # bytes of saved output per cell; bigger outputs are a bug in the example (print less)
 
@@ -30,7 +32,8 @@ def execute(path, slow=False):
         f = _flags(c)
         if ('slow' in f and not slow) or 'eval: false' in f or 'eval:false' in f:
             skipped.append((i, c.source)); c.source = '' ; c.outputs = []
-    os.environ.update(IN_TEST='1', TQDM_DISABLE='1')  # progress bars would save as widget views with no state
+    os.environ.update(IN_TEST='1', TQDM_DISABLE='1',  # progress bars would save as widget views with no state
+                      PYTHONWARNINGS=WARNINGS)       # as the Makefile runs notebooks: no known third-party noise
     NotebookClient(nb, timeout=1800, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}}).execute()
     for i, src in skipped: nb.cells[i].source, nb.cells[i].outputs = src, []
     nb.metadata.pop('widgets', None)  # widget state: megabytes that GitHub cannot render
