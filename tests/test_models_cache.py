@@ -7,9 +7,10 @@ pytestmark = pytest.mark.slow        # minutes: subprocesses, kills or whole tra
 _BUILD = r'''
 import json, torch
 from apo_kit.models import tiny_student
-m, p = tiny_student('{kind}', seed=3)
-print(json.dumps({{'sum': float(sum(x.double().sum() for x in m.parameters())), 'proc': type(p).__name__,
-                   'ids': p('left pleural effusion')['input_ids'] if '{kind}' == 'text' else p.tokenizer('left pleural effusion')['input_ids']}}))
+m, processor = tiny_student('{kind}', seed=3)
+tokenize = processor if '{kind}' == 'text' else processor.tokenizer
+print(json.dumps({{'sum': float(sum(x.double().sum() for x in m.parameters())), 'processor': type(processor).__name__,
+                   'ids': tokenize('left pleural effusion')['input_ids']}}))
 '''
 
 def test_parallel_build(tmp_path):
@@ -23,5 +24,5 @@ def test_parallel_build(tmp_path):
             assert p.returncode == 0, err[-3000:]
             outs.append(json.loads(out.strip().splitlines()[-1]))
         eq_(outs[0], outs[1]); eq_(outs[0], outs[2])
-        eq_(outs[0]['proc'], 'Qwen2Tokenizer' if kind == 'text' else 'StudentVLProcessor')
+        eq_(outs[0]['processor'], 'Qwen2Tokenizer' if kind == 'text' else 'StudentVLProcessor')
     eq_(sorted(p.name for p in tmp_path.iterdir()), ['tiny-text-seed3-v1', 'tiny-vlm-seed3-v1'])   # no leftovers

