@@ -82,7 +82,8 @@ def test_info(sample):
 
 def test_ms_swift_round_trip_keeps_every_trajectory(sample, tmp_path):
     "apo_kit JSONL -> ms-swift (SFT and DPO, in another folder) -> apo_kit JSONL next to the original: the same bytes."
-    from apo_kit.data import load_studies, save_studies, write_ms_swift, read_ms_swift
+    from apo_kit.data import load_studies, save_studies
+    from apo_kit.formats import write_ms_swift, read_ms_swift
     path, recs = sample
     studies = load_studies(path)
     sft = write_ms_swift(studies, tmp_path/'swift'/'sft.jsonl')
@@ -105,7 +106,8 @@ def test_ms_swift_round_trip_keeps_every_trajectory(sample, tmp_path):
 
 def test_ms_swift_samples_are_the_sample(tmp_path):
     "data_samples/ms_swift/ holds exactly the NIH sample, and its image paths resolve from there."
-    from apo_kit.data import load_studies, read_ms_swift, study_to_dict
+    from apo_kit.data import load_studies, study_to_dict
+    from apo_kit.formats import read_ms_swift
     root = ROOT/'data_samples'
     want = [study_to_dict(s, root) for s in load_studies(SAMPLE)]
     for name in ('nih_multimodel_sft.jsonl', 'nih_multimodel_dpo.jsonl'):
@@ -114,7 +116,8 @@ def test_ms_swift_samples_are_the_sample(tmp_path):
 def test_ms_swift_samples_are_fresh_and_show_what_the_trainers_show(sample, tmp_path):
     "The shipped ms-swift files are what `tools/make_samples.py --ms-swift` writes today, and their user turn is `study_text`."
     import importlib.util
-    from apo_kit.data import load_studies, write_ms_swift, study_text, IMAGE_TAG
+    from apo_kit.data import load_studies, study_text
+    from apo_kit.formats import write_ms_swift, IMAGE_TAG
     spec = importlib.util.spec_from_file_location('make_samples', ROOT/'tools'/'make_samples.py')
     ms = importlib.util.module_from_spec(spec); spec.loader.exec_module(ms)
     path, _ = sample
@@ -130,7 +133,8 @@ def test_ms_swift_samples_are_fresh_and_show_what_the_trainers_show(sample, tmp_
         eq_(r['messages'][0]['content'], IMAGE_TAG * len(r['images']) + study_text(by_id[r['study_id']]))
 
 def test_datasets_and_parquet_round_trips_are_byte_identical(sample, tmp_path):
-    from apo_kit.data import load_studies, save_studies, to_dataset, from_dataset, save_parquet, load_parquet
+    from apo_kit.data import load_studies, save_studies
+    from apo_kit.formats import to_dataset, from_dataset, save_parquet, load_parquet
     import datasets
     path, _ = sample
     ds = to_dataset(load_studies(path))
@@ -144,7 +148,8 @@ def test_datasets_and_parquet_round_trips_are_byte_identical(sample, tmp_path):
 
 def test_validate_and_info_read_ms_swift_and_parquet_files(sample, tmp_path):
     "The CLI takes the other formats apo_kit writes; errors name the ms-swift row and field."
-    from apo_kit.data import load_studies, write_ms_swift, save_parquet
+    from apo_kit.data import load_studies
+    from apo_kit.formats import write_ms_swift, save_parquet
     path, _ = sample
     studies = load_studies(path)
     sft = write_ms_swift(studies, tmp_path/'swift'/'sft.jsonl')

@@ -1,5 +1,5 @@
 """The built wheel installs into a fresh virtualenv (torch pinned first, as the Makefile does) and its data module
-loads the bundled sample there: the package declares every requirement `apo_kit.data` needs."""
+loads the bundled sample there: the package declares every requirement `apo_kit.data` and `apo_kit.formats` need."""
 import os, subprocess, sys, time
 from pathlib import Path
 import pytest
@@ -53,11 +53,11 @@ def test_wheel_installs_in_a_fresh_venv_and_loads_the_sample(tmp_path, wheel):
     sh(py, '-m', 'pip', 'install', '-q', *TORCH.split())
     sh(py, '-m', 'pip', 'install', '-q', wheels[0])
     t_install = time.perf_counter()
-    code = ("import apo_kit, apo_kit.data as d, sys; from pathlib import Path\n"
+    code = ("import apo_kit, apo_kit.data as d, apo_kit.formats as f, sys; from pathlib import Path\n"
             "assert Path(apo_kit.__file__).resolve().is_relative_to(Path(sys.prefix).resolve()), apo_kit.__file__\n"
             f"s = d.load_studies({str(ROOT/'data_samples'/'nih_multimodel.jsonl')!r})\n"
             "assert len(s) == 10 and all(len(x.trajectories) == 7 for x in s)\n"
-            "ds = d.to_dataset(s); assert len(ds) == 10\n"
+            "ds = f.to_dataset(s); assert len(ds) == 10\n"
             "print(apo_kit.__version__, len(s))")
     r = sh(py, '-c', code, cwd=tmp_path)                      # outside the repo: the installed package, not the tree
     from configparser import ConfigParser

@@ -17,7 +17,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from apo_kit.data import PATHOLOGIES, Study, Trajectory, save_studies, load_studies, write_ms_swift
+from apo_kit.data import PATHOLOGIES, Study, Trajectory, save_studies, load_studies
+from apo_kit.formats import write_ms_swift
 
 SRC = ROOT.parent/'shared'/'data'/'rexrank_nih_multimodel'
 OUT = ROOT/'data_samples'
