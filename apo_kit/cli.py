@@ -13,8 +13,8 @@ __all__ = ['COMMANDS', 'usage', 'main', 'demo_cmd']
 
 # %% ../nbs/11_cli.ipynb #198268dc
 COMMANDS = {
-    'validate': ('apo_kit.data:validate_cmd', 'check apo_kit JSONL files; one line per error, exit 1 if any'),
-    'info':     ('apo_kit.data:info_cmd',     'studies, teachers, trajectories and label coverage of a file'),
+    'validate': ('apo_kit.formats:validate_cmd', 'check apo_kit JSONL files; one line per error, exit 1 if any'),
+    'info':     ('apo_kit.formats:info_cmd',  'studies, teachers, trajectories and label coverage of a file'),
     'demo':     ('apo_kit.cli:demo_cmd',      'the main job on the bundled samples (no downloads, no GPU)'),
     'drift':    ('apo_kit.drift:drift_cmd',   'teacher drift per pathology, reasoning step and stream: CSV tables, PNG figures, summary'),
     'simulate': ('apo_kit.simulate:simulate_cmd', 'write a synthetic multi-teacher set with planted, known drift'),
@@ -64,7 +64,7 @@ def demo_cmd(data:str|None=None,       # studies to run the method on (default: 
              no_run:bool=False,        # only validate and summarise the samples
             ) -> int:
     "Run the main job on the bundled samples: validate them, then the whole method into runs/demo with its report."
-    from apo_kit.data import validate_cmd, info_cmd
+    from apo_kit.formats import validate_cmd, info_cmd
     files = sorted(str(p) for p in Path(samples).glob('*.jsonl'))
     if not files: print(f"apo-kit demo: no .jsonl files in {samples}", file=sys.stderr); return 1
     if validate_cmd(files): return 1

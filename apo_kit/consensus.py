@@ -13,7 +13,8 @@ import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from dataclasses import dataclass, field
-from .data import Study, PATHOLOGIES, DataError, write_ms_swift, load_settings
+from .data import Study, PATHOLOGIES, DataError, load_settings
+from .formats import write_ms_swift
 from .models import study_messages, study_text, is_vlm, study_images
 from .labels import extract_labels, is_refusal
 

@@ -767,7 +767,7 @@ def evaluate_cmd(studies:str,             # apo_kit JSONL (or ms-swift / Parquet
                 ) -> int:
     "Did the student beat its teachers? Classification, temporal and report metrics, inheritance, with CIs."
     import sys
-    from apo_kit.data import iter_file
+    from apo_kit.formats import iter_file
     for f in [studies] + ([predictions] if predictions else []):
         if not Path(f).exists(): print(f"apo-kit evaluate: {f}: file not found", file=sys.stderr); return 1
     try:

@@ -13,7 +13,8 @@ import torch
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from .data import Study, write_ms_swift
+from .data import Study
+from .formats import write_ms_swift
 from .models import study_messages, study_images, study_text, is_vlm, lora_config, MAX_IMAGE_SIDE
 
 # %% auto #0
