@@ -11,8 +11,10 @@ from typing import Callable
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
 from .data import Study, Trajectory, PATHOLOGIES, TEMPORAL_FINDINGS, DataError
+from fastcore.basics import patch
 from .drift import (TeacherLabels, teacher_labels, binarize, loo_majority, split_counts, fleiss_kappa,
-                    pairwise_disagreement, _side_inputs, _change_cube, _CHANGE_MAP)
+                           pairwise_disagreement, side_inputs, change_cube, doc_positions, check_choice, REFERENCES,
+                           CHANGE_CODES, LATERAL)
 
 # %% auto #0
 __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_METRICS', 'OTHER_TEACHERS', 'OKABE_ITO',
@@ -29,6 +31,7 @@ STUDENT = 'student'    # the source name the student's predictions get
 FIVE = ('Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema', 'Pleural Effusion')  # the report-generation five
 GROUPS = {'five': FIVE, 'all 14': PATHOLOGIES}
 
+# %% ../nbs/08_evaluate.ipynb #2c000001
 def asked(traj:Trajectory, study_id:str='?') -> str:
     "How `traj` was asked: 'given' the diagnoses, 'blind' (without them), or 'unknown' (no meta['diagnoses_given'])."
     v = (traj.meta or {}).get('diagnoses_given')
@@ -71,8 +74,8 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
     model, proc = student
     vlm = is_vlm(proc) and is_vlm(model)
     max_length = max_length or context_length(model, proc)
-    settings = {**generation_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm),
-                'task': 'predict', 'system': system}
+    settings = {**generation_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens,
+                                      max_length, vlm), 'task': 'predict', 'system': system}
     studies = list(studies)
     have = resume_generation(out_path, studies, settings)
     todo = _prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
@@ -95,6 +98,7 @@ def _jsonl(path):
                 raise DataError(path, n, '<json>', msg) from None
     return out
 
+# %% ../nbs/08_evaluate.ipynb #2c000003
 def read_predictions(predictions) -> dict:
     "{study_id: text} from a JSONL file of records (`text` or `consensus`), a list of records, or a dict."
     if isinstance(predictions, dict): return {str(k): v for k, v in predictions.items()}
@@ -156,12 +160,35 @@ def source_labels(studies, predictions=None, student:str=STUDENT, source:str='te
     return tl
 
 # %% ../nbs/08_evaluate.ipynb #56a2ae84
-LOO = 'teacher majority (leave-one-out)'
+LOO = 'teacher majority (leave-one-out)'   # the reference's name where a pathology has no ground truth
 
+# %% ../nbs/08_evaluate.ipynb #2c000004
 def _asked_by_source(tl):
+    "How each source was asked: one kind, or 'mixed (...)' when its trajectories differ."
+
     d = tl.traj.groupby('teacher').asked.agg(lambda a: sorted(set(a)))
     return {s: (v[0] if len(v) == 1 else f"mixed ({', '.join(v)})") for s, v in d.items()}
 
+# %% ../nbs/08_evaluate.ipynb #2c000005
+def _given_mask(tl:TeacherLabels, unknown:str) -> np.ndarray:
+    "(S, T) True where a teacher trajectory was written with the diagnoses given (or unknown, if counted as given)."
+    s_of, t_of = tl.traj.study.to_numpy(), doc_positions(tl)[0]
+    hidden = np.isin(tl.traj.asked, ['given'] + (['unknown'] if unknown == 'given' else []))
+    mask = np.zeros((len(tl.truth), len(tl.teachers)), bool)
+    mask[s_of[hidden], t_of[hidden]] = True
+    return mask
+
+# %% ../nbs/08_evaluate.ipynb #2c000006
+def _majority_reference(votes:np.ndarray, teachers:list, student:str|None) -> np.ndarray:
+    "A teacher's: the other teachers' majority; the student's: all teachers' majority (NaN on ties). (S, T, P)"
+    ti = [i for i, t in enumerate(teachers) if t != student]                      # the teachers' columns
+    maj = np.full(votes.shape, np.nan)
+    maj[:, ti] = loo_majority(votes[:, ti])
+    k, n = split_counts(votes[:, ti])
+    if student is not None: maj[:, -1] = np.where(2 * k > n, 1.0, np.where(2 * k < n, 0.0, np.nan))
+    return maj
+
+# %% ../nbs/08_evaluate.ipynb #2c000007
 def scoring(tl:TeacherLabels,
             student:str|None=None,       # the student's source name (None: teachers only)
             uncertain:str='positive',    # -1 counts as 'positive' (report-generation convention), 'negative', 'exclude'
@@ -170,27 +197,18 @@ def scoring(tl:TeacherLabels,
             refusals:str='negative',     # a refusal states no finding ('negative') or is not scored ('exclude')
            ) -> Scoring:
     "The arrays every metric reads: labels (given-diagnoses teacher trajectories masked), references, sources."
-    if unknown not in ('blind', 'given'): raise ValueError(f"unknown must be 'blind' or 'given', got {unknown!r}")
-    if refusals not in ('negative', 'exclude'):
-        raise ValueError(f"refusals must be 'negative' or 'exclude', got {refusals!r}")
-    if reference not in ('auto', 'truth', 'majority'):
-        raise ValueError(f"reference must be 'auto', 'truth' or 'majority', got {reference!r}")
+    check_choice('unknown', unknown, ('blind', 'given'))
+    check_choice('refusals', refusals, ('negative', 'exclude'))
+    check_choice('reference', reference, REFERENCES)
     cube = tl.cube()
     y = binarize(cube, uncertain, 'negative')
     if refusals == 'negative': y[cube.wrote & ~cube.present] = 0.0                # a refusal names no finding
     S, T, P = y.shape
-    s_of, t_of = tl.traj.study.to_numpy(), pd.Categorical(tl.traj.teacher, categories=tl.teachers).codes
-    hidden = np.isin(tl.traj.asked, ['given'] + (['unknown'] if unknown == 'given' else []))
-    mask = np.zeros((S, T), bool); mask[s_of[hidden], t_of[hidden]] = True
+    mask = _given_mask(tl, unknown)
     votes, y = y.copy(), np.where(mask[..., None], np.nan, y)
-    ti = [i for i, t in enumerate(tl.teachers) if t != student]                    # the teachers' columns
     truth = binarize(replace(cube, raw=cube.truth[:, None], present=np.zeros((S, 1), bool)), uncertain)[:, 0]
     use_truth = (~np.isnan(truth).all(0)) if reference == 'auto' else np.full(P, reference == 'truth')
-    maj = np.full((S, T, P), np.nan)
-    maj[:, ti] = loo_majority(votes[:, ti])                                        # a teacher: the others' majority
-    k, n = split_counts(votes[:, ti])
-    if student is not None: maj[:, -1] = np.where(2 * k > n, 1.0, np.where(2 * k < n, 0.0, np.nan))  # all teachers
-    ref = np.where(use_truth, truth[:, None, :], maj)
+    ref = np.where(use_truth, truth[:, None, :], _majority_reference(votes, tl.teachers, student))
     scored = (cube.wrote if refusals == 'negative' else cube.present) & ~mask
     return Scoring(y, votes, ref, np.where(use_truth, 'truth', LOO), scored, _asked_by_source(tl), list(tl.teachers),
                    student, tl)
@@ -205,6 +223,7 @@ def confusion_counts(sc:Scoring) -> np.ndarray:
 # %% ../nbs/08_evaluate.ipynb #91869c98
 METRICS = ('accuracy', 'precision', 'recall', 'f1', 'sensitivity', 'specificity')
 
+# %% ../nbs/08_evaluate.ipynb #2c000008
 def classification_metrics(c:np.ndarray) -> dict:
     "The six metrics from counts (..., 4) = TP, FP, FN, TN (NaN where undefined)."
     tp, fp, fn, tn = np.moveaxis(np.asarray(c, float), -1, 0)
@@ -227,6 +246,7 @@ def group_metrics(c:np.ndarray,          # (..., P, 4) counts, P = len(PATHOLOGI
             cols.append({k: (micro[k], np.nanmean(per[k][..., idx], -1)) for k in METRICS})
     return {k: np.concatenate([per[k]] + [np.stack(cc[k], -1) for cc in cols], -1) for k in METRICS}
 
+# %% ../nbs/08_evaluate.ipynb #2c000009
 def group_names(groups:dict=GROUPS) -> list[str]:
     "Column names of `group_metrics`: the pathologies, then 'micro five', 'macro five', ..."
     return list(PATHOLOGIES) + [f"{a} {g}" for g in groups for a in ('micro', 'macro')]
@@ -238,6 +258,7 @@ def resample_weights(S:int, n_boot:int, seed:int=0, chunk:int=250):
     for lo in range(0, n_boot, chunk):
         yield rng.multinomial(S, np.full(S, 1 / S), size=min(chunk, n_boot - lo)).astype(np.float32)
 
+# %% ../nbs/08_evaluate.ipynb #2c000012
 def bootstrap(X:np.ndarray,              # (S, ...) per-study additive statistics
               stat:Callable,             # summed statistics (b, ...) -> dict of arrays (b, ...)
               n_boot:int=1000, seed:int=0,
@@ -249,6 +270,7 @@ def bootstrap(X:np.ndarray,              # (S, ...) per-study additive statistic
             for W in resample_weights(len(X), n_boot, seed)]
     return point, {k: np.concatenate([r[k] for r in reps]) for k in point}
 
+# %% ../nbs/08_evaluate.ipynb #2c000013
 def interval(reps:np.ndarray, level:float=.95) -> tuple[np.ndarray, np.ndarray]:
     "Percentile interval of bootstrap replicates along axis 0 (NaN replicates ignored)."
     with warnings.catch_warnings():
@@ -269,11 +291,15 @@ def coverage(true:dict,                  # {metric: true value}
     return {k: h / repeats for k, h in hits.items()}
 
 # %% ../nbs/08_evaluate.ipynb #c5b66dc1
-NOT_SCORED = 'given the diagnoses: not scored'
+NOT_SCORED = 'given the diagnoses: not scored'   # the table's word for a teacher that was shown the answer
 
+# %% ../nbs/08_evaluate.ipynb #2c000016
 def _ref_name(used):
-    u = sorted(set(used)); return u[0] if len(u) == 1 else ' + '.join(u)
+    "One name for the references of a group: the one used, or 'a + b'."
+    u = sorted(set(used))
+    return u[0] if len(u) == 1 else ' + '.join(u)
 
+# %% ../nbs/08_evaluate.ipynb #2c000017
 def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95,
                          groups:dict=GROUPS) -> tuple[pd.DataFrame, dict]:
     "Tidy table of the six metrics per source and pathology/group with bootstrap intervals; and the replicates."
@@ -324,12 +350,12 @@ def paired_differences(sc:Scoring, table:pd.DataFrame, reps:dict, level:float=.9
 def temporal_counts(sc:Scoring) -> np.ndarray:
     "Per study, source and MS-CXR-T finding: (right, labelled) indicators. (S, T, 5, 2)"
     tl = sc.labels
-    t_of, s_of = pd.Categorical(tl.traj.teacher, categories=tl.teachers).codes, tl.traj.study.to_numpy()
-    change = _change_cube(tl, len(tl.teachers), t_of, s_of)[..., [PATHOLOGIES.index(p) for p in TEMPORAL_FINDINGS]]
-    truth = tl.temporal[list(TEMPORAL_FINDINGS)].apply(lambda c: c.map(_CHANGE_MAP)).to_numpy(float)[:, None, :]
+    change = change_cube(tl)[..., [PATHOLOGIES.index(p) for p in TEMPORAL_FINDINGS]]
+    truth = tl.temporal[list(TEMPORAL_FINDINGS)].apply(lambda c: c.map(CHANGE_CODES)).to_numpy(float)[:, None, :]
     has = ~np.isnan(truth) & sc.scored[..., None]
     return np.stack([has & (change == truth), has], -1).astype(np.float32)
 
+# %% ../nbs/08_evaluate.ipynb #2c000018
 def temporal_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> pd.DataFrame:
     "Temporal accuracy per source and finding, and averaged over findings, with bootstrap intervals and n."
     X = temporal_counts(sc)
@@ -351,6 +377,7 @@ _LIST_NUMBERS = [('1. ', ''), ('. 2. ', '. '), ('. 3. ', '. '), ('. 4. ', '. '),
                  (' 2. ', '. '), (' 3. ', '. '), (' 4. ', '. '), (' 5. ', '. ')]
 _DROP = re.compile(r'[.,?;*!%^&_+():-\[\]{}]')                 # R2Gen's class; ':-\[' is the range ':' .. '['
 
+# %% ../nbs/08_evaluate.ipynb #2c000019
 def r2gen_clean(text:str) -> str:
     "A report preprocessed with R2Gen's conventions (lower case, punctuation dropped, sentences joined by ' . ')."
     t = text.replace('\n', ' ')
@@ -365,6 +392,7 @@ REPORT_METRICS = ('BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'METEOR', 'ROUGE-L', '
 
 _METEOR = {}   # one jar per process: it spends ~20 s loading its paraphrase tables
 
+# %% ../nbs/08_evaluate.ipynb #2c000020
 def meteor_scorer():
     "pycocoevalcap's METEOR (its bundled jar on Java, started once); a clear error when Java is missing."
     if shutil.which('java') is None:
@@ -375,6 +403,7 @@ def meteor_scorer():
     if 'jar' not in _METEOR: _METEOR['jar'] = Meteor()
     return _METEOR['jar']
 
+# %% ../nbs/08_evaluate.ipynb #2c000021
 def _bleu_stats(gts, res):
     "Per-study BLEU sufficient statistics (S, 2 + 8): testlen, closest reflen, 4 guess and 4 correct counts."
     from pycocoevalcap.bleu.bleu_scorer import BleuScorer
@@ -383,6 +412,7 @@ def _bleu_stats(gts, res):
     return np.array([[c['testlen'], sc._single_reflen(c['reflen'], 'closest', c['testlen']), *c['guess'], *c['correct']]
                      for c in sc.ctest], float).reshape(-1, 10)
 
+# %% ../nbs/08_evaluate.ipynb #2c000022
 def bleu_from_stats(s:np.ndarray) -> np.ndarray:
     "Corpus BLEU-1..4 from summed statistics (..., 10), as pycocoevalcap's BleuScorer combines them. (..., 4)"
     tiny, small = 1e-15, 1e-9                                                   # pycocoevalcap's smoothing constants
@@ -417,8 +447,9 @@ def report_stats(hyps:list[str],          # one hypothesis per study
     return corpus, X
 
 # %% ../nbs/08_evaluate.ipynb #c422b238
-OTHER_TEACHERS = "other teachers' reports (leave-one-out)"
+OTHER_TEACHERS = "other teachers' reports (leave-one-out)"   # the reference where no radiologist report exists
 
+# %% ../nbs/08_evaluate.ipynb #2c000023
 def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=.95,
                   metrics=REPORT_METRICS) -> tuple[pd.DataFrame, dict]:
     "BLEU-1..4, METEOR, ROUGE-L, CIDEr per source with bootstrap intervals, n and the reference used; and replicates."
@@ -469,7 +500,9 @@ def _inheritance_stats(unique, same, s_wrong, eligible, stratum, K):
     student = np.concatenate([np.einsum('sp,spk->sk', (s_wrong & eligible).astype(np.float32), oh), oh.sum(1)], -1)
     return np.concatenate([per_u.reshape(S, -1), student], -1)
 
+# %% ../nbs/08_evaluate.ipynb #2c000024
 def _inheritance_stat(U, K):
+    "The statistic of `bootstrap` over `_inheritance_stats` sums: inheritance rate, chance and excess per teacher."
     def stat(c):
         per_u, st = c[:, :U * (2 + K)].reshape(len(c), U, 2 + K), c[:, U * (2 + K):]
         with np.errstate(invalid='ignore', divide='ignore'):
@@ -491,13 +524,13 @@ def _inheritance_rows(X, U, K, teachers, kind, n_boot, seed, level):
 # %% ../nbs/08_evaluate.ipynb #f5ec4410
 def lateral_sides(sc:Scoring) -> tuple[np.ndarray, np.ndarray]:
     "Left (0) / right (1) statements of every source (S, T, P; NaN: none or bilateral) and the reference side (S, P)."
-    side, truth = _side_inputs(sc.labels)
-    lr = np.where(np.isin(side, (0, 1)), side, np.nan)
+    side, truth = side_inputs(sc.labels)
+    lr = np.where(np.isin(side, LATERAL), side, np.nan)
     t = lr[:, :-1] if sc.student is not None else lr                          # the teachers
     left, right = (t == 0).sum(1), (t == 1).sum(1)
     mode = np.where(left > right, 0., np.where(right > left, 1., np.nan))
     ref = np.where(~np.isnan(truth).all(0), truth, mode)
-    return lr, np.where(np.isin(ref, (0, 1)), ref, np.nan)
+    return lr, np.where(np.isin(ref, LATERAL), ref, np.nan)
 
 # %% ../nbs/08_evaluate.ipynb #4fee9923
 def inheritance(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> pd.DataFrame:
@@ -566,6 +599,7 @@ def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **
 OKABE_ITO = ('#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999')
 MARKERS = 'os^vDP<>Xph'
 
+# %% ../nbs/08_evaluate.ipynb #2c000025
 def _style(sources, student):
     out, i = {}, 0
     for s in sources:
@@ -706,7 +740,8 @@ def evaluation_report(studies,                  # Study objects with the teacher
                                  n_boot=n_boot, seed=seed, level=level, source=source, student=sc.student))
 
 # %% ../nbs/08_evaluate.ipynb #e95fc842
-def _figures(self:EvaluationReport) -> dict:
+@patch
+def figures(self:EvaluationReport) -> dict:
     "The report's figures by name."
     st = self.options.get('student')
     figs = {f'classification_{m}': plot_classification(self.classification, m, st)
@@ -714,10 +749,10 @@ def _figures(self:EvaluationReport) -> dict:
     if self.inheritance is not None:
         figs.update({f'inheritance_{k}': plot_inheritance(self.inheritance, k) for k in ('finding', 'laterality')})
     return figs
-EvaluationReport.figures = _figures
 
 # %% ../nbs/08_evaluate.ipynb #aad8c819
-def _summary(self:EvaluationReport) -> str:
+@patch
+def summary(self:EvaluationReport) -> str:
     "A few lines for the terminal."
     o = self.options
     L = [f"{self.n_studies} studies; uncertain={o['uncertain']}; {int(o['level'] * 100)}% bootstrap intervals over "
@@ -730,7 +765,6 @@ def _summary(self:EvaluationReport) -> str:
         L += [f"  {r.teacher:<32} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] p={r.p_value:.3g} n={r.n}"
               for r in d.itertuples()]
     return '\n'.join(L)
-EvaluationReport.summary = _summary
 
 # %% ../nbs/08_evaluate.ipynb #bebfd062
 def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> list[Path]:
