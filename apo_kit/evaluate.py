@@ -18,13 +18,13 @@ from .drift import (TeacherLabels, teacher_labels, binarize, loo_majority, split
 
 # %% auto #0
 __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_METRICS', 'OTHER_TEACHERS', 'OKABE_ITO',
-           'MARKERS', 'asked', 'predict', 'read_predictions', 'with_student', 'Scoring', 'source_labels', 'scoring',
-           'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names', 'resample_weights',
-           'bootstrap', 'interval', 'coverage', 'classification_table', 'paired_differences', 'temporal_counts',
-           'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats', 'report_scores',
-           'unique_errors', 'lateral_sides', 'inheritance', 'copying_student', 'consensus_stability', 'stability_runs',
-           'plot_classification', 'plot_inheritance', 'EvaluationReport', 'report_differences', 'evaluation_report',
-           'save_evaluation', 'evaluate_cmd']
+           'MARKERS', 'asked', 'study_prompts', 'predict', 'read_predictions', 'with_student', 'Scoring',
+           'source_labels', 'scoring', 'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names',
+           'resample_weights', 'bootstrap', 'interval', 'coverage', 'classification_table', 'paired_differences',
+           'temporal_counts', 'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats',
+           'report_scores', 'unique_errors', 'lateral_sides', 'inheritance', 'copying_student', 'consensus_stability',
+           'stability_runs', 'plot_classification', 'plot_inheritance', 'EvaluationReport', 'report_differences',
+           'evaluation_report', 'save_evaluation', 'evaluate_cmd']
 
 # %% ../nbs/08_evaluate.ipynb #e57ed29c
 STUDENT = 'student'    # the source name the student's predictions get
@@ -42,7 +42,7 @@ def asked(traj:Trajectory, study_id:str='?') -> str:
     return 'given' if v else 'blind'
 
 # %% ../nbs/08_evaluate.ipynb #ef624bf6
-def _prompts(studies, proc, vlm, system, budget):
+def study_prompts(studies, proc, vlm, system, budget):
     "(study, messages, prompt tokens) for each study, longest first; a prompt over the budget is an error."
     from apo_kit.models import study_messages, study_images
     from apo_kit.consensus import chat_token_count, image_token_count
@@ -78,7 +78,7 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
                                       max_length, vlm), 'task': 'predict', 'system': system}
     studies = list(studies)
     have = resume_generation(out_path, studies, settings)
-    todo = _prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
+    todo = study_prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
     def records(batch, outs):
         return [dict(study_id=s.study_id, text=text, prompt_tokens=n, new_tokens=k, finished=fin, generation=settings)
                 for (s, _, n), (text, k, fin, _) in zip(batch, outs)]
