@@ -11,22 +11,25 @@ import numpy as np, pandas as pd
 from scipy import stats
 from fastcore.basics import patch
 from .data import PATHOLOGIES, TEMPORAL_FINDINGS, Study, iter_studies
+from .labels import label_texts, mention_table, is_refusal
 
 # %% auto #0
 __all__ = ['UNCERTAIN', 'UNCERTAIN_POLICIES', 'UNMENTIONED_POLICIES', 'REFERENCES', 'ALL', 'SIDES', 'LEFT', 'RIGHT', 'BILATERAL',
            'LATERAL', 'CHANGE_CODES', 'STREAM_METRICS', 'RANKING_METRICS', 'FIGURES', 'FIGURE_DPI', 'LabelCube',
            'teacher_codes', 'label_cube', 'check_choice', 'binarize', 'cohen_kappa_matrix', 'fleiss_kappa',
            'split_counts', 'pairwise_disagreement', 'label_entropy', 'loo_majority', 'reference_labels', 'confusion',
-           'rates', 'agreement_matrix', 'consensus_similarity', 'label_metrics', 'TeacherLabels', 'teacher_labels',
-           'doc_positions', 'side_cube', 'change_cube', 'loo_mode', 'categorical_reference', 'panel_disagreement',
-           'categorical_metrics', 'side_inputs', 'laterality_flip_counts', 'side_and_change_metrics', 'step_statements',
-           'step_drift', 'stream_counts', 'change_point', 'rolling_rates', 'stream_drift', 'teacher_pathology_table',
-           'DriftReport', 'drift_report', 'plot_heatmap', 'plot_agreement', 'plot_disagreement', 'plot_step_drift',
-           'plot_stream', 'plot_teacher_bars', 'planted_vs_measured', 'save_report', 'drift_cmd']
+           'rates', 'agreement_matrix', 'consensus_similarity', 'label_metrics', 'TeacherLabels', 'trajectory_table',
+           'teacher_labels', 'doc_positions', 'side_cube', 'change_cube', 'loo_mode', 'categorical_reference',
+           'panel_disagreement', 'categorical_metrics', 'side_inputs', 'laterality_flip_counts',
+           'side_and_change_metrics', 'step_statements', 'step_drift', 'stream_counts', 'change_point', 'rolling_rates',
+           'change_point_table', 'stream_drift', 'teacher_pathology_table', 'DriftReport', 'drift_report',
+           'plot_heatmap', 'plot_agreement', 'plot_disagreement', 'plot_step_drift', 'plot_stream', 'plot_teacher_bars',
+           'planted_vs_measured', 'save_report', 'drift_cmd']
 
 # %% ../nbs/03_drift.ipynb #808a403a
 UNCERTAIN = -1   # the CheXpert label of a hedged finding ("may represent"); 1 = present, 0 = absent
 
+# %% ../nbs/03_drift.ipynb #2f000001
 @dataclass
 class LabelCube:
     "What each teacher said about each pathology in each study, with the ground truth beside it."
@@ -285,8 +288,6 @@ def label_metrics(cube:LabelCube,
     return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/03_drift.ipynb #e206cef7
-from .labels import label_texts, mention_table, is_refusal
-
 @dataclass
 class TeacherLabels:
     "Every trajectory's labels, mentions and refusal flag, and every study's ground truth and stream position."
@@ -308,6 +309,7 @@ def _truth_sides(st:Study) -> dict:
     lat = st.meta.get('laterality')
     return {p: lat.get(p) if isinstance(lat, dict) else None for p in PATHOLOGIES}
 
+# %% ../nbs/03_drift.ipynb #2d000002
 def _study_tables(studies:list) -> tuple:
     "Per study: ground-truth labels, temporal change, sides, and stream position (meta['index'] or file order)."
     truth = pd.DataFrame([{p: st.labels.get(p, np.nan) for p in PATHOLOGIES} for st in studies],
@@ -322,6 +324,7 @@ def _study_tables(studies:list) -> tuple:
 # %% ../nbs/03_drift.ipynb #1b7c0a38
 def _chunks(n, size): return [(i, min(i + size, n)) for i in range(0, n, size)]
 
+# %% ../nbs/03_drift.ipynb #2d000005
 def _label_pass(texts:list, n_jobs:int, chunk:int, bar=None) -> tuple[np.ndarray, pd.DataFrame]:
     "CheXpert labels (N, P) and the mention table of `texts`, a chunk at a time (the bar advances per pass)."
     labs, ments = [], []
@@ -335,6 +338,13 @@ def _label_pass(texts:list, n_jobs:int, chunk:int, bar=None) -> tuple[np.ndarray
     lab = np.concatenate(labs) if labs else np.full((0, len(PATHOLOGIES)), np.nan)
     return lab, pd.concat(ments, ignore_index=True) if ments else mention_table([])
 
+# %% ../nbs/03_drift.ipynb #2f000002
+def trajectory_table(studies:list) -> tuple[pd.DataFrame, list]:
+    "One row per trajectory (study position, study id, teacher), and the trajectories in that order."
+    rows = [(s, st.study_id, t) for s, st in enumerate(studies) for t in st.trajectories]
+    table = pd.DataFrame([(s, i, t.teacher) for s, i, t in rows], columns=['study', 'study_id', 'teacher'])
+    return table, [t for *_, t in rows]
+
 # %% ../nbs/03_drift.ipynb #1b7c0a39
 def teacher_labels(studies,                 # Study objects (a list, or any iterable)
                    source:str='text',       # 'text': label the text; 'labels': Trajectory.labels where present
@@ -346,9 +356,8 @@ def teacher_labels(studies,                 # Study objects (a list, or any iter
     check_choice('source', source, ('text', 'labels'))
     studies = list(studies)
     if not studies: raise ValueError("no studies to analyse")
-    trajs = [(s, st.study_id, t) for s, st in enumerate(studies) for t in st.trajectories]
-    traj = pd.DataFrame([(s, i, t.teacher) for s, i, t in trajs], columns=['study', 'study_id', 'teacher'])
-    texts = [t.text for *_, t in trajs]
+    traj, trajs = trajectory_table(studies)
+    texts = [t.text for t in trajs]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -356,7 +365,7 @@ def teacher_labels(studies,                 # Study objects (a list, or any iter
     lab, mentions = _label_pass(texts, n_jobs, chunk, bar)
     if bar is not None: bar.close()
     if source == 'labels':                                  # stored labels where present, the text's elsewhere
-        for i, (*_, t) in enumerate(trajs):
+        for i, t in enumerate(trajs):
             if t.labels is not None: lab[i] = [t.labels.get(p, np.nan) for p in PATHOLOGIES]
     traj['refused'] = [is_refusal(t) for t in texts]
     traj[list(PATHOLOGIES)] = lab
@@ -442,6 +451,14 @@ def panel_disagreement(c:np.ndarray, K:int) -> tuple[np.ndarray, np.ndarray]:
         warnings.simplefilter('ignore', RuntimeWarning)
         return np.nanmean(d, 0), (n >= 2).sum(0)
 
+# %% ../nbs/03_drift.ipynb #2d000013
+def _rate_rows(num, den, metric:str, teachers:list, pathologies:list, refs, refname:str) -> list:
+    "Tidy rows of the rates num / den (T, P) per teacher x pathology, then pooled over the pathologies per teacher."
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return [_rows(num / den, teachers, pathologies, metric, refs, den),
+                _rows(num.sum(1, keepdims=True) / den.sum(1, keepdims=True), teachers, [ALL], metric, refname,
+                      den.sum(1, keepdims=True))]
+
 # %% ../nbs/03_drift.ipynb #a4039009
 def categorical_metrics(c:np.ndarray,        # (S, T, P) category codes, NaN = not stated
                         truth:np.ndarray,    # (S, P) reference codes from the ground truth, NaN = none
@@ -456,17 +473,13 @@ def categorical_metrics(c:np.ndarray,        # (S, T, P) category codes, NaN = n
     cols = np.flatnonzero(~np.isnan(c).all((0, 1))) if cols is None else np.asarray(cols)
     T, out, pn = len(teachers), [], [pathologies[p] for p in cols]
     refs, refname = np.broadcast_to(used[cols], (T, len(cols))), '+'.join(sorted(set(used[cols])))
-    def add(num, den, metric, tn, pn, refn):
-        with np.errstate(invalid='ignore', divide='ignore'): out.append(_rows(num / den, tn, pn, metric, refn, den))
-    def add_both(num, den, metric):                                           # per pathology, then pooled
-        add(num, den, metric, teachers, pn, refs)
-        add(num.sum(1, keepdims=True), den.sum(1, keepdims=True), metric, teachers, [ALL], refname)
     ok = ~np.isnan(c) & ~np.isnan(ref)
     num, den = (ok & (c != ref)).sum(0)[:, cols], ok.sum(0)[:, cols]          # differing statements, statements
-    add_both(den - num if match_name else num, den, match_name or name)
+    out += _rate_rows(den - num if match_name else num, den, match_name or name, teachers, pn, refs, refname)
     if flip is not None:
         sided = np.isin(c, flip) & np.isin(ref, flip)
-        add_both((sided & (c != ref)).sum(0)[:, cols], sided.sum(0)[:, cols], 'laterality_flip')
+        fn_, fd = (sided & (c != ref)).sum(0)[:, cols], sided.sum(0)[:, cols]
+        out += _rate_rows(fn_, fd, 'laterality_flip', teachers, pn, refs, refname)
     d, n = panel_disagreement(c[..., cols], K)
     out.append(_rows(d[None], [ALL], pn, f"panel_{name}", '', n[None]))
     return pd.concat(out, ignore_index=True)
@@ -586,6 +599,19 @@ def rolling_rates(num:np.ndarray, den:np.ndarray, keep:np.ndarray, window:int) -
     rd = cd[keep] - np.where(lo[:, None] >= 0, cd[np.maximum(lo, 0)], 0)
     with np.errstate(invalid='ignore', divide='ignore'): return rn / rd, rd
 
+# %% ../nbs/03_drift.ipynb #2d000010
+def change_point_table(counts:dict,     # {metric: (successes, trials)}, each (S, T) in stream order
+                       teachers:list,   # T names
+                       pos:np.ndarray,  # (S,) stream position of each study, sorted
+                      ) -> pd.DataFrame:
+    "One `change_point` per teacher and metric: where (`change_at`, a stream position), rates before/after, p."
+    rows = []
+    for metric, (num, den) in counts.items():
+        for t, name in enumerate(teachers):
+            c = change_point(num[:, t], den[:, t])
+            rows.append(dict(teacher=name, metric=metric, change_at=pos[c['split']] if c['split'] > 0 else np.nan, **c))
+    return pd.DataFrame(rows)
+
 # %% ../nbs/03_drift.ipynb #100ddb9f
 def stream_drift(cube:LabelCube,
                  window:int|None=None,     # studies per rolling window (default: max(20, S // 20))
@@ -602,15 +628,12 @@ def stream_drift(cube:LabelCube,
     counts.update({k: (np.asarray(a)[o], np.asarray(b)[o]) for k, (a, b) in (extra or {}).items()})
     pos = np.sort(cube.order)
     keep = np.unique(np.linspace(min(window, S) - 1, S - 1, min(points, S)).astype(int)) if S else np.zeros(0, int)
-    roll, cps = [], []
+    roll = []
     for metric, (num, den) in counts.items():
         r, rd = rolling_rates(num, den, keep, window)
         roll.append(pd.DataFrame({'position': np.repeat(pos[keep], T), 'teacher': np.tile(cube.teachers, len(keep)),
                                   'metric': metric, 'value': r.ravel(), 'n': rd.ravel()}))
-        for t, name in enumerate(cube.teachers):
-            c = change_point(num[:, t], den[:, t])
-            cps.append(dict(teacher=name, metric=metric, change_at=pos[c['split']] if c['split'] > 0 else np.nan, **c))
-    return pd.concat(roll, ignore_index=True), pd.DataFrame(cps)
+    return pd.concat(roll, ignore_index=True), change_point_table(counts, cube.teachers, pos)
 
 # %% ../nbs/03_drift.ipynb #303742f7
 def teacher_pathology_table(studies,                   # Study objects, or a `TeacherLabels` from `teacher_labels`
@@ -677,6 +700,7 @@ def ranking(self:DriftReport) -> pd.DataFrame:
 # %% ../nbs/03_drift.ipynb #9a82ffbd
 def _fmt(x, d=2): return '  -' if pd.isna(x) else f"{x:.{d}f}"
 
+# %% ../nbs/03_drift.ipynb #2d000009
 def _teacher_lines(self:DriftReport) -> list[str]:
     "One line per teacher: recall, precision, similarity, kappa, refusals, hedging, and the reference."
     t = self.table
@@ -690,6 +714,15 @@ def _teacher_lines(self:DriftReport) -> list[str]:
         f"  {name:<{w}} " + ' '.join(f"{_fmt(r.get(c)):>{n}}" for c, n in cols) + f"  {refs.get(name, '')}"
         for name, r in per.iterrows()]
 
+# %% ../nbs/03_drift.ipynb #2f000005
+def _change_lines(self:DriftReport, top:int, alpha:float) -> list[str]:
+    "The `top` most significant changes over the stream (CUSUM p < alpha), one line each."
+    cp = self.change_points.query('p_value < @alpha').sort_values('p_value')
+    w = max([26, *map(len, self.agreement.index)])
+    head = f"changes over the stream (CUSUM p < {alpha}):" if len(cp) else f"no change over the stream at p < {alpha}"
+    return [head] + [f"  {r.teacher:<{w}} {r.metric:<15} {_fmt(r.before)} -> {_fmt(r.after)} at study "
+                     f"{int(r.change_at)} (p={r.p_value:.1g})" for _, r in cp.head(top).iterrows()]
+
 # %% ../nbs/03_drift.ipynb #1b7c0a89
 @patch
 def summary(self:DriftReport, top:int=5, alpha:float=.001) -> str:
@@ -699,14 +732,7 @@ def summary(self:DriftReport, top:int=5, alpha:float=.001) -> str:
          'most disagreed pathologies (pairwise disagreement, Fleiss kappa):']
     L += [f"  {p:<28} {_fmt(r.disagreement, 3)}  kappa {_fmt(r.fleiss_kappa)}"
           for p, r in self.ranking().head(top).iterrows()]
-    L += [''] + _teacher_lines(self)
-    cp = self.change_points.query('p_value < @alpha').sort_values('p_value')
-    w = max([26, *map(len, self.agreement.index)])
-    L += ['', f"changes over the stream (CUSUM p < {alpha}):" if len(cp) else
-          f"no change over the stream at p < {alpha}"]
-    L += [f"  {r.teacher:<{w}} {r.metric:<15} {_fmt(r.before)} -> {_fmt(r.after)} at study {int(r.change_at)} "
-          f"(p={r.p_value:.1g})" for _, r in cp.head(top).iterrows()]
-    return '\n'.join(L)
+    return '\n'.join(L + [''] + _teacher_lines(self) + [''] + _change_lines(self, top, alpha))
 
 # %% ../nbs/03_drift.ipynb #22a082c2
 from matplotlib.figure import Figure

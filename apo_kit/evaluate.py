@@ -18,13 +18,13 @@ from .drift import (TeacherLabels, teacher_labels, binarize, loo_majority, split
 
 # %% auto #0
 __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_METRICS', 'OTHER_TEACHERS', 'OKABE_ITO',
-           'MARKERS', 'asked', 'study_prompts', 'predict', 'read_predictions', 'with_student', 'Scoring',
-           'source_labels', 'scoring', 'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names',
-           'resample_weights', 'bootstrap', 'interval', 'coverage', 'classification_table', 'paired_differences',
+           'MARKERS', 'asked', 'read_predictions', 'with_student', 'Scoring', 'source_labels', 'scoring',
+           'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names', 'resample_weights',
+           'bootstrap', 'interval', 'coverage', 'per_group', 'classification_table', 'paired_p', 'paired_differences',
            'temporal_counts', 'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats',
-           'report_scores', 'unique_errors', 'lateral_sides', 'inheritance', 'copying_student', 'consensus_stability',
-           'stability_runs', 'plot_classification', 'plot_inheritance', 'EvaluationReport', 'report_differences',
-           'evaluation_report', 'save_evaluation', 'evaluate_cmd']
+           'report_pairs', 'report_scores', 'unique_errors', 'lateral_sides', 'inheritance', 'copying_student',
+           'consensus_stability', 'plot_classification', 'plot_inheritance', 'EvaluationReport', 'report_differences',
+           'evaluation_report', 'study_prompts', 'predict', 'stability_runs', 'save_evaluation', 'evaluate_cmd']
 
 # %% ../nbs/08_evaluate.ipynb #e57ed29c
 STUDENT = 'student'    # the source name the student's predictions get
@@ -40,50 +40,6 @@ def asked(traj:Trajectory, study_id:str='?') -> str:
         raise ValueError(f"study {study_id!r}, teacher {traj.teacher!r}: meta['diagnoses_given'] must be true or "
                          f"false, got {v!r}")
     return 'given' if v else 'blind'
-
-# %% ../nbs/08_evaluate.ipynb #ef624bf6
-def study_prompts(studies, proc, vlm, system, budget):
-    "(study, messages, prompt tokens) for each study, longest first; a prompt over the budget is an error."
-    from apo_kit.models import study_messages, study_images
-    from apo_kit.consensus import chat_token_count, image_token_count
-    out = []
-    for s in studies:
-        msgs = study_messages(s, vlm, system)
-        n = chat_token_count(proc, msgs) + (image_token_count(proc, study_images(s)) if vlm and s.images else 0)
-        if n > budget:
-            raise ValueError(f"study {s.study_id!r}: the prompt takes {n} tokens, over the {budget} left for it")
-        out.append((s, msgs, n))
-    return sorted(out, key=lambda x: -x[2])
-
-# %% ../nbs/08_evaluate.ipynb #09b7ad65
-def predict(student:tuple,               # (model, tokenizer or processor), e.g. from `apo_kit.models.load_student`
-            studies,                     # held-out studies (unique ids); their trajectories are not shown
-            out_path:str|Path,           # JSONL output; an existing file is resumed
-            batch_size:int=8,            # studies per `generate` call (halved on CUDA out-of-memory)
-            max_new_tokens:int=256,      # answer length cap
-            do_sample:bool=False,        # greedy (False) or sampled with a seed per study
-            seed:int=0, temperature:float=0.7, top_p:float=0.95,
-            max_length:int|None=None,    # prompt + answer tokens; default: the student's context length
-            system:str|None=None,        # optional system message (use the one training used)
-            progress:bool=True,          # tqdm progress bar
-            before_generate:Callable|None=None, # hook(study_ids) before each generate call (tests)
-           ) -> list[dict]:
-    "The student's own trajectory for each study (its training prompt, no teacher context): batched and resumable."
-    from apo_kit.models import is_vlm                      # torch and transformers load here, not at import
-    from apo_kit.consensus import generation_settings, context_length, resume_generation, generate_jsonl
-    model, proc = student
-    vlm = is_vlm(proc) and is_vlm(model)
-    max_length = max_length or context_length(model, proc)
-    settings = {**generation_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens,
-                                      max_length, vlm), 'task': 'predict', 'system': system}
-    studies = list(studies)
-    have = resume_generation(out_path, studies, settings)
-    todo = study_prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
-    def records(batch, outs):
-        return [dict(study_id=s.study_id, text=text, prompt_tokens=n, new_tokens=k, finished=fin, generation=settings)
-                for (s, _, n), (text, k, fin, _) in zip(batch, outs)]
-    return generate_jsonl(model, proc, todo, out_path, records, len(studies), batch_size, max_new_tokens, do_sample,
-                          seed, temperature, top_p, vlm, before_generate, progress, desc='predict')
 
 # %% ../nbs/08_evaluate.ipynb #3a233230
 def _jsonl(path):
@@ -299,18 +255,24 @@ def _ref_name(used):
     u = sorted(set(used))
     return u[0] if len(u) == 1 else ' + '.join(u)
 
+# %% ../nbs/08_evaluate.ipynb #2f000010
+def per_group(a:np.ndarray,        # (S, T, P) per-study counts or indicators
+              groups:dict=GROUPS,  # name -> pathologies
+             ) -> np.ndarray:
+    "Sums over studies per source: per pathology, then per group twice (micro, macro); a study counts once per group."
+    idx = [[PATHOLOGIES.index(p) for p in ps] for ps in groups.values()]
+    return np.concatenate([a.sum(0)] + [np.repeat(a[..., i].max(-1).sum(0)[:, None], 2, 1) for i in idx], 1)
+
 # %% ../nbs/08_evaluate.ipynb #2c000017
 def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95,
                          groups:dict=GROUPS) -> tuple[pd.DataFrame, dict]:
     "Tidy table of the six metrics per source and pathology/group with bootstrap intervals; and the replicates."
     X = confusion_counts(sc)                                                    # (S, T, P, 4)
     point, reps = bootstrap(X, lambda c: group_metrics(c, groups), n_boot, seed)
-    cols, T = group_names(groups), len(sc.sources)
+    cols = group_names(groups)
+    n = per_group(X.sum(-1) > 0, groups)                                        # studies scored
+    pos = per_group(X[..., 0] + X[..., 2], groups)                              # reference positives (TP + FN)
     idx = [[PATHOLOGIES.index(p) for p in ps] for ps in groups.values()]
-    def per_col(a):                                                             # (S, T, P) -> (T, P + 2·groups)
-        return np.concatenate([a.sum(0)] + [np.repeat(a[..., i].max(-1).sum(0)[:, None], 2, 1) for i in idx], 1)
-    n = per_col(X.sum(-1) > 0)                                                  # studies scored
-    pos = per_col(X[..., 0] + X[..., 2])                                        # reference positives (TP + FN)
     refs = list(sc.reference) + [_ref_name(sc.reference[i]) for i in idx for _ in (0, 1)]
     rows = []
     for k in METRICS:
@@ -324,6 +286,13 @@ def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.9
                                      'reference', 'asked'])
     return df, reps
 
+# %% ../nbs/08_evaluate.ipynb #2e000005
+def paired_p(d:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Two-sided p-value of paired replicate differences (B, ...): twice the share on the far side of zero; and B used."
+    with np.errstate(invalid='ignore'):
+        ok = (~np.isnan(d)).sum(0)
+        return np.minimum(1, 2 * np.minimum((d <= 0).sum(0), (d >= 0).sum(0)) / np.maximum(ok, 1)), ok
+
 # %% ../nbs/08_evaluate.ipynb #ee072fe0
 def paired_differences(sc:Scoring, table:pd.DataFrame, reps:dict, level:float=.95) -> pd.DataFrame:
     "Student minus each teacher, per metric and pathology/group: difference, paired-bootstrap interval, p-value, n."
@@ -335,10 +304,7 @@ def paired_differences(sc:Scoring, table:pd.DataFrame, reps:dict, level:float=.9
     for k in METRICS:
         for t, src in enumerate(sc.sources[:-1]):
             d = reps[k][:, s] - reps[k][:, t]                                   # (B, columns) paired replicates
-            lo, hi = interval(d, level)
-            with np.errstate(invalid='ignore'):
-                ok = (~np.isnan(d)).sum(0)
-                p = np.minimum(1, 2 * np.minimum((d <= 0).sum(0), (d >= 0).sum(0)) / np.maximum(ok, 1))
+            (lo, hi), (p, ok) = interval(d, level), paired_p(d)
             for j, col in enumerate(cols):
                 a, b = v.loc[(sc.student, col, k)], v.loc[(src, col, k)]
                 rows.append((src, col, k, a.value, b.value, a.value - b.value, lo[j], hi[j],
@@ -449,33 +415,45 @@ def report_stats(hyps:list[str],          # one hypothesis per study
 # %% ../nbs/08_evaluate.ipynb #c422b238
 OTHER_TEACHERS = "other teachers' reports (leave-one-out)"   # the reference where no radiologist report exists
 
+# %% ../nbs/08_evaluate.ipynb #2e000001
+def report_pairs(studies:list,    # Study objects
+                 text:dict,       # (study_id, source) -> text
+                 src:str,         # the source scored
+                 teachers:list,   # the teachers whose reports may serve as references
+                ) -> tuple[list, list, list, set]:
+    "For one source: positions of the studies it is scored on, its texts, their references, the reference kinds."
+    keep, hyps, refs, kinds = [], [], [], set()
+    for i, s in enumerate(studies):
+        if (s.study_id, src) not in text: continue
+        if s.reference_report: rs, kind = [s.reference_report], 'radiologist report'
+        else: rs, kind = [text[s.study_id, o] for o in teachers if o != src and (s.study_id, o) in text], OTHER_TEACHERS
+        if rs:
+            keep.append(i); hyps.append(text[s.study_id, src]); refs.append(rs); kinds.add(kind)
+    return keep, hyps, refs, kinds
+
+# %% ../nbs/08_evaluate.ipynb #2e000004
+def _report_stat(c:np.ndarray) -> dict:
+    "Report metrics from summed per-study statistics (..., 14): corpus BLEU-1..4, then mean METEOR, ROUGE-L, CIDEr."
+    b = bleu_from_stats(c[..., :10])
+    with np.errstate(invalid='ignore', divide='ignore'): means = c[..., 10:13] / c[..., 13:14]
+    return dict(zip(REPORT_METRICS, np.moveaxis(np.concatenate([b, means], -1), -1, 0)))
+
 # %% ../nbs/08_evaluate.ipynb #2c000023
 def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=.95,
                   metrics=REPORT_METRICS) -> tuple[pd.DataFrame, dict]:
     "BLEU-1..4, METEOR, ROUGE-L, CIDEr per source with bootstrap intervals, n and the reference used; and replicates."
-    studies, T = list(studies), len(sc.sources)
+    studies = list(studies)
     text = {(s.study_id, t.teacher): t.text for s in studies for t in s.trajectories}
     teachers = [t for t in sc.sources if t != sc.student]
     rows, all_reps = [], {}
-    for t, src in enumerate(sc.sources):
-        keep, hyps, refs, kinds = [], [], [], set()
-        for i, s in enumerate(studies):
-            if (s.study_id, src) not in text: continue
-            if s.reference_report: rs, kind = [s.reference_report], 'radiologist report'
-            else:
-                rs = [text[s.study_id, o] for o in teachers if o != src and (s.study_id, o) in text]
-                kind = OTHER_TEACHERS
-            if rs: keep.append(i); hyps.append(text[s.study_id, src]); refs.append(rs); kinds.add(kind)
+    for src in sc.sources:
+        keep, hyps, refs, kinds = report_pairs(studies, text, src, teachers)
         corpus, X = report_stats(hyps, refs, metrics)
-        full = np.zeros((len(studies), 14)); full[keep, :13] = np.nan_to_num(X); full[keep, 13] = 1
-        def stat(c):
-            b = bleu_from_stats(c[..., :10])
-            with np.errstate(invalid='ignore', divide='ignore'): means = c[..., 10:13] / c[..., 13:14]
-            return dict(zip(REPORT_METRICS, np.moveaxis(np.concatenate([b, means], -1), -1, 0)))
-        _, reps = bootstrap(full, stat, n_boot, seed)
-        all_reps[src] = reps
+        full = np.zeros((len(studies), 14))                                  # per-study sums; column 13 counts
+        full[keep, :13], full[keep, 13] = np.nan_to_num(X), 1
+        _, all_reps[src] = bootstrap(full, _report_stat, n_boot, seed)
         for m in metrics:
-            lo, hi = interval(reps[m], level)
+            lo, hi = interval(all_reps[src][m], level)
             rows.append((src, m, corpus.get(m, np.nan), lo, hi, len(keep), _ref_name(kinds) if kinds else '',
                          sc.asked.get(src, '')))
     return pd.DataFrame(rows, columns=['source', 'metric', 'value', 'lo', 'hi', 'n', 'reference', 'asked']), all_reps
@@ -587,14 +565,6 @@ def consensus_stability(runs:dict,             # run name -> consensus file, rec
     return pd.DataFrame({'pathology': [*PATHOLOGIES, 'all'], 'agreement': point['agreement'], 'lo': lo, 'hi': hi,
                          'fleiss_kappa': kappa, 'n': len(ids), 'runs': len(preds)})
 
-# %% ../nbs/08_evaluate.ipynb #93ec209a
-def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
-    "Stage 2's consensus for `studies` once per seed (each a new teacher order), resumable: {'seed N': records}."
-    from apo_kit.consensus import synthesize
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    return {f'seed {s}': synthesize(student, studies, out_dir/f'consensus-seed{s}.jsonl', seed=s, **kwargs)
-            for s in seeds}
-
 # %% ../nbs/08_evaluate.ipynb #a1313b3e
 OKABE_ITO = ('#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999')
 MARKERS = 'os^vDP<>Xph'
@@ -664,16 +634,18 @@ class EvaluationReport:
     n_studies: int = 0
     options: dict = field(default_factory=dict)
 
-    def table(self, metric:str='f1', pathologies=(*FIVE, *group_names()[-4:])) -> pd.DataFrame:
-        "The paper's table: sources x pathologies, each cell 'value [lo, hi]', unscorable teachers said plainly."
-        t = self.classification.query('metric == @metric and pathology in @pathologies')
-        cell = t.apply(lambda r: NOT_SCORED if r.asked == NOT_SCORED else '-' if pd.isna(r.value)
-                       else f"{r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]", axis=1)
-        w = t.assign(cell=cell).pivot(index='source', columns='pathology', values='cell')
-        w = w.reindex(index=list(dict.fromkeys(t.source)), columns=[p for p in pathologies if p in w.columns])
-        n, pos = t.groupby('pathology').n.max(), t.groupby('pathology').n_positive.max()
-        w.columns = [f"{p} (n={n[p]}, {pos[p]} pos.)" for p in w.columns]
-        return w
+# %% ../nbs/08_evaluate.ipynb #2e000008
+@patch
+def table(self:EvaluationReport, metric:str='f1', pathologies=(*FIVE, *group_names()[-4:])) -> pd.DataFrame:
+    "The paper's table: sources x pathologies, each cell 'value [lo, hi]', unscorable teachers said plainly."
+    t = self.classification.query('metric == @metric and pathology in @pathologies')
+    cell = t.apply(lambda r: NOT_SCORED if r.asked == NOT_SCORED else '-' if pd.isna(r.value)
+                   else f"{r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]", axis=1)
+    w = t.assign(cell=cell).pivot(index='source', columns='pathology', values='cell')
+    w = w.reindex(index=list(dict.fromkeys(t.source)), columns=[p for p in pathologies if p in w.columns])
+    n, pos = t.groupby('pathology').n.max(), t.groupby('pathology').n_positive.max()
+    w.columns = [f"{p} (n={n[p]}, {pos[p]} pos.)" for p in w.columns]
+    return w
 
 # %% ../nbs/08_evaluate.ipynb #c3fd372b
 def _notes(sc, unknown):
@@ -702,9 +674,8 @@ def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95)
     for t in [s for s in reps if s != student]:
         for m in rm.metric.unique():
             d = reps[student][m] - reps[t][m]
-            lo, hi = interval(d, level)
-            ok = (~np.isnan(d)).sum()
-            p = min(1, 2 * min((d <= 0).sum(), (d >= 0).sum()) / max(ok, 1)) if ok else np.nan
+            (lo, hi), (p, ok) = interval(d, level), paired_p(d)
+            p = float(p) if ok else np.nan
             a, b = v.loc[(student, m)], v.loc[(t, m)]
             rows.append((t, 'report text', m, a.value, b.value, a.value - b.value, lo, hi, p, int(min(a.n, b.n))))
     return pd.DataFrame(rows, columns=['teacher', 'pathology', 'metric', 'student', 'teacher_value', 'difference',
@@ -765,6 +736,58 @@ def summary(self:EvaluationReport) -> str:
         L += [f"  {r.teacher:<32} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] p={r.p_value:.3g} n={r.n}"
               for r in d.itertuples()]
     return '\n'.join(L)
+
+# %% ../nbs/08_evaluate.ipynb #ef624bf6
+def study_prompts(studies, proc, vlm, system, budget):
+    "(study, messages, prompt tokens) for each study, longest first; a prompt over the budget is an error."
+    from apo_kit.models import study_messages, study_images
+    from apo_kit.consensus import chat_token_count, image_token_count
+    out = []
+    for s in studies:
+        msgs = study_messages(s, vlm, system)
+        n = chat_token_count(proc, msgs) + (image_token_count(proc, study_images(s)) if vlm and s.images else 0)
+        if n > budget:
+            raise ValueError(f"study {s.study_id!r}: the prompt takes {n} tokens, over the {budget} left for it")
+        out.append((s, msgs, n))
+    return sorted(out, key=lambda x: -x[2])
+
+# %% ../nbs/08_evaluate.ipynb #09b7ad65
+def predict(student:tuple,               # (model, tokenizer or processor), e.g. from `apo_kit.models.load_student`
+            studies,                     # held-out studies (unique ids); their trajectories are not shown
+            out_path:str|Path,           # JSONL output; an existing file is resumed
+            batch_size:int=8,            # studies per `generate` call (halved on CUDA out-of-memory)
+            max_new_tokens:int=256,      # answer length cap
+            do_sample:bool=False,        # greedy (False) or sampled with a seed per study
+            seed:int=0, temperature:float=0.7, top_p:float=0.95,
+            max_length:int|None=None,    # prompt + answer tokens; default: the student's context length
+            system:str|None=None,        # optional system message (use the one training used)
+            progress:bool=True,          # tqdm progress bar
+            before_generate:Callable|None=None, # hook(study_ids) before each generate call (tests)
+           ) -> list[dict]:
+    "The student's own trajectory for each study (its training prompt, no teacher context): batched and resumable."
+    from apo_kit.models import is_vlm                      # torch and transformers load here, not at import
+    from apo_kit.consensus import generation_settings, context_length, resume_generation, generate_jsonl
+    model, proc = student
+    vlm = is_vlm(proc) and is_vlm(model)
+    max_length = max_length or context_length(model, proc)
+    settings = {**generation_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens,
+                                      max_length, vlm), 'task': 'predict', 'system': system}
+    studies = list(studies)
+    have = resume_generation(out_path, studies, settings)
+    todo = study_prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
+    def records(batch, outs):
+        return [dict(study_id=s.study_id, text=text, prompt_tokens=n, new_tokens=k, finished=fin, generation=settings)
+                for (s, _, n), (text, k, fin, _) in zip(batch, outs)]
+    return generate_jsonl(model, proc, todo, out_path, records, len(studies), batch_size, max_new_tokens, do_sample,
+                          seed, temperature, top_p, vlm, before_generate, progress, desc='predict')
+
+# %% ../nbs/08_evaluate.ipynb #93ec209a
+def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
+    "Stage 2's consensus for `studies` once per seed (each a new teacher order), resumable: {'seed N': records}."
+    from apo_kit.consensus import synthesize
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    return {f'seed {s}': synthesize(student, studies, out_dir/f'consensus-seed{s}.jsonl', seed=s, **kwargs)
+            for s in seeds}
 
 # %% ../nbs/08_evaluate.ipynb #bebfd062
 def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> list[Path]:
