@@ -14,7 +14,8 @@ from .data import Study, Trajectory, PATHOLOGIES, TEMPORAL_FINDINGS, DataError
 from fastcore.basics import patch
 from .drift import (TeacherLabels, teacher_labels, binarize, loo_majority, split_counts, fleiss_kappa,
                            pairwise_disagreement, side_inputs, change_cube, doc_positions, check_choice, REFERENCES,
-                           CHANGE_CODES, LATERAL)
+                           CHANGE_CODES, LATERAL, UNCERTAIN, UNCERTAIN_POLICIES)
+from .labels import label_texts
 
 # %% auto #0
 __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_METRICS', 'OTHER_TEACHERS', 'OKABE_ITO',
@@ -23,8 +24,9 @@ __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_
            'bootstrap', 'interval', 'coverage', 'per_group', 'classification_table', 'paired_p', 'paired_differences',
            'temporal_counts', 'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats',
            'report_pairs', 'report_scores', 'unique_errors', 'lateral_sides', 'inheritance', 'copying_student',
-           'consensus_stability', 'plot_classification', 'plot_inheritance', 'EvaluationReport', 'report_differences',
-           'evaluation_report', 'study_prompts', 'predict', 'stability_runs', 'save_evaluation', 'evaluate_cmd']
+           'run_votes', 'consensus_stability', 'plot_classification', 'plot_inheritance', 'EvaluationReport',
+           'report_differences', 'evaluation_report', 'study_prompts', 'predict', 'stability_runs', 'save_evaluation',
+           'evaluate_cmd']
 
 # %% ../nbs/08_evaluate.ipynb #e57ed29c
 STUDENT = 'student'    # the source name the student's predictions get
@@ -541,19 +543,25 @@ def copying_student(studies, teacher:str, p:float, seed:int=0, name:str=STUDENT)
         out.append(replace(s, trajectories=[*s.trajectories, traj]))
     return out
 
+# %% ../nbs/08_evaluate.ipynb #2f000020
+def run_votes(preds:dict,              # run name -> {study_id: text}
+              uncertain:str='positive', # how a hedged finding counts (as in `apo_kit.drift.binarize`)
+              n_jobs:int=1) -> tuple[list, np.ndarray, np.ndarray]:
+    "The study ids all runs share, and per study and pathology: runs calling it present (k) and runs voting (n)."
+    ids = sorted(set.intersection(*(set(p) for p in preds.values())))
+    lab = np.stack([label_texts([p[i] for i in ids], n_jobs).to_numpy() for p in preds.values()], 1)  # (S, R, P)
+    y = np.where(np.isnan(lab), 0., lab)                                        # unmentioned = negative
+    y[y == UNCERTAIN] = UNCERTAIN_POLICIES[uncertain]
+    return ids, np.nansum(y, 1), (~np.isnan(y)).sum(1)
+
 # %% ../nbs/08_evaluate.ipynb #a5928a41
 def consensus_stability(runs:dict,             # run name -> consensus file, records or {study_id: text}
                         uncertain:str='positive', n_boot:int=1000, seed:int=0, level:float=.95,
                         n_jobs:int=1) -> pd.DataFrame:
     "Agreement of the consensus with itself across runs (orders, seeds), per pathology and pooled, on shared studies."
-    from apo_kit.labels import label_texts
     preds = {k: read_predictions(v) for k, v in runs.items()}
     if len(preds) < 2: raise ValueError("consensus_stability needs at least two runs")
-    ids = sorted(set.intersection(*(set(p) for p in preds.values())))
-    lab = np.stack([label_texts([p[i] for i in ids], n_jobs).to_numpy() for p in preds.values()], 1)  # (S, R, P)
-    y = np.where(np.isnan(lab), 0., lab)                                        # unmentioned = negative
-    y[y == -1] = {'positive': 1., 'negative': 0., 'exclude': np.nan}[uncertain]
-    k, n = np.nansum(y, 1), (~np.isnan(y)).sum(1)
+    ids, k, n = run_votes(preds, uncertain, n_jobs)
     a = 1 - pairwise_disagreement(k, n)                                         # (S, P) share of run pairs agreeing
     ok = ~np.isnan(a)
     X = np.stack([np.nan_to_num(a), ok], -1)                                    # (S, P, 2) sums, per study
@@ -577,6 +585,12 @@ def _style(sources, student):
         else: out[s] = dict(color=OKABE_ITO[i % 8], marker=MARKERS[i % len(MARKERS)], ms=5); i += 1
     return out
 
+# %% ../nbs/08_evaluate.ipynb #2f000030
+def _row_labels(t:pd.DataFrame, rows:list) -> list[str]:
+    "Axis labels: each pathology (or group) with its n, its reference positives and its reference."
+    ns, pos, refs = (t.groupby('pathology')[c].max() for c in ('n', 'n_positive', 'reference'))
+    return [f"{p}\n(n={ns[p]}, {pos[p]} pos.; {refs[p].replace(LOO, 'teacher majority')})" for p in rows]
+
 # %% ../nbs/08_evaluate.ipynb #5480d8d2
 def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=STUDENT,
                         pathologies=(*FIVE, 'micro five', 'macro five', 'micro all 14', 'macro all 14')) -> Figure:
@@ -593,9 +607,7 @@ def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=ST
         y = np.arange(len(rows)) + off[j]
         ax.errorbar(d.value, y, xerr=[d.value - d.lo, d.hi - d.value], ls='none', lw=1, capsize=0,
                     color=sty[src]['color'], marker=sty[src]['marker'], ms=sty[src]['ms'], label=src)
-    ns, pos, refs = (t.groupby('pathology')[c].max() for c in ('n', 'n_positive', 'reference'))
-    short = lambda r: r.replace(LOO, 'teacher majority')
-    ax.set_yticks(range(len(rows)), [f"{p}\n(n={ns[p]}, {pos[p]} pos.; {short(refs[p])})" for p in rows], fontsize=7)
+    ax.set_yticks(range(len(rows)), _row_labels(t, rows), fontsize=7)
     ax.invert_yaxis(); ax.set_xlim(-.02, 1.02); ax.set_xlabel(f"{metric} (dot: value; bar: 95% bootstrap interval)")
     ax.grid(axis='x', alpha=.3)
     ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1, .5), frameon=False)
@@ -648,12 +660,18 @@ def table(self:EvaluationReport, metric:str='f1', pathologies=(*FIVE, *group_nam
     return w
 
 # %% ../nbs/08_evaluate.ipynb #c3fd372b
-def _notes(sc, unknown):
-    notes, ref = [], set(sc.reference)
-    if LOO in ref:
+def _notes(sc:Scoring, unknown:str) -> list[str]:
+    "What a reader must know to trust the tables: missing truth, teachers not scored, teachers of unknown asking."
+    notes = []
+    if LOO in set(sc.reference):
         no = ', '.join(p for p, r in zip(PATHOLOGIES, sc.reference) if r != 'truth')
         notes.append(f"no ground truth for {no}: scored against the {LOO} (the student against all teachers' majority)")
-    teachers = [t for t in sc.sources if t != sc.student]
+    return notes + _asked_notes(sc, unknown)
+
+# %% ../nbs/08_evaluate.ipynb #2f000033
+def _asked_notes(sc:Scoring, unknown:str) -> list[str]:
+    "Notes on how the teachers were asked: given the diagnoses (not scored) or unknown."
+    notes, teachers = [], [t for t in sc.sources if t != sc.student]
     given = [t for t in teachers if sc.asked.get(t) == 'given']
     if given and len(given) == len(teachers):
         notes.append("every teacher trajectory was written with the diagnoses given: teacher accuracy cannot be "
