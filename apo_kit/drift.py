@@ -14,17 +14,18 @@ from .data import PATHOLOGIES, TEMPORAL_FINDINGS, Study, iter_studies
 from .labels import label_texts, mention_table, is_refusal
 
 # %% auto #0
-__all__ = ['UNCERTAIN', 'UNCERTAIN_POLICIES', 'UNMENTIONED_POLICIES', 'REFERENCES', 'ALL', 'SIDES', 'LEFT', 'RIGHT', 'BILATERAL',
-           'LATERAL', 'CHANGE_CODES', 'STREAM_METRICS', 'RANKING_METRICS', 'FIGURES', 'FIGURE_DPI', 'LabelCube',
-           'teacher_codes', 'label_cube', 'check_choice', 'binarize', 'cohen_kappa_matrix', 'fleiss_kappa',
-           'split_counts', 'pairwise_disagreement', 'label_entropy', 'loo_majority', 'reference_labels', 'confusion',
-           'rates', 'agreement_matrix', 'consensus_similarity', 'label_metrics', 'TeacherLabels', 'trajectory_table',
-           'teacher_labels', 'doc_positions', 'side_cube', 'change_cube', 'loo_mode', 'categorical_reference',
-           'panel_disagreement', 'categorical_metrics', 'side_inputs', 'laterality_flip_counts',
-           'side_and_change_metrics', 'step_statements', 'step_drift', 'stream_counts', 'change_point', 'rolling_rates',
-           'change_point_table', 'stream_drift', 'teacher_pathology_table', 'DriftReport', 'drift_report',
-           'plot_heatmap', 'plot_agreement', 'plot_disagreement', 'plot_step_drift', 'plot_stream', 'plot_teacher_bars',
-           'planted_vs_measured', 'save_report', 'drift_cmd']
+__all__ = ['UNCERTAIN', 'UNCERTAIN_POLICIES', 'UNMENTIONED_POLICIES', 'REFERENCES', 'ALL', 'LABEL_SOURCES', 'SIDES', 'LEFT',
+           'RIGHT', 'BILATERAL', 'LATERAL', 'CHANGE_CODES', 'STREAM_METRICS', 'RANKING_METRICS', 'FIGURES',
+           'FIGURE_DPI', 'LabelCube', 'teacher_codes', 'label_cube', 'check_choice', 'binarize', 'cohen_kappa_matrix',
+           'fleiss_kappa', 'split_counts', 'pairwise_disagreement', 'label_entropy', 'loo_majority', 'reference_labels',
+           'confusion', 'rates', 'agreement_matrix', 'consensus_similarity', 'findings_only', 'label_metrics',
+           'TeacherLabels', 'stream_order', 'trajectory_table', 'teacher_labels', 'doc_positions', 'side_cube',
+           'change_cube', 'loo_mode', 'categorical_reference', 'panel_disagreement', 'categorical_metrics',
+           'side_inputs', 'laterality_flip_counts', 'side_and_change_metrics', 'step_statements', 'step_drift',
+           'stream_counts', 'change_point', 'rolling_rates', 'change_point_table', 'stream_drift',
+           'teacher_pathology_table', 'DriftReport', 'drift_report', 'plot_heatmap', 'plot_agreement',
+           'plot_disagreement', 'plot_step_drift', 'plot_stream', 'plot_teacher_bars', 'planted_vs_measured',
+           'save_report', 'drift_cmd']
 
 # %% ../nbs/03_drift.ipynb #808a403a
 UNCERTAIN = -1   # the CheXpert label of a hedged finding ("may represent"); 1 = present, 0 = absent
@@ -157,6 +158,7 @@ def loo_majority(y:np.ndarray) -> np.ndarray:
 # %% ../nbs/03_drift.ipynb #1b7c0a21
 REFERENCES = ('auto', 'truth', 'majority')   # truth where annotated; the truth; the leave-one-out majority
 
+# %% ../nbs/03_drift.ipynb #30000001
 def reference_labels(cube:LabelCube, y:np.ndarray,
                      reference:str='auto',   # 'truth', 'majority' (leave-one-teacher-out), or 'auto'
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -205,14 +207,14 @@ def consensus_similarity(y:np.ndarray) -> np.ndarray:
     ref = loo_majority(y)
     ok = ~np.isnan(y) & ~np.isnan(ref)
     a, b = (y == 1) & ok, (ref == 1) & ok
-    inter, union = (a & b).sum(2), (a | b).sum(2)                # (S, T)
-    scored = ok.any(2)
+    inter, union, scored = (a & b).sum(2), (a | b).sum(2), ok.any(2)   # (S, T) each
     j = np.where(union > 0, inter / np.maximum(union, 1), 1.0)  # J = |A∩B| / |A∪B|; both empty -> 1
     return np.where(scored, j, 0).sum(0) / np.maximum(scored.sum(0), 1)
 
 # %% ../nbs/03_drift.ipynb #a2678e5a
 ALL = 'all'   # the teacher (or pathology) of a row that pools every teacher (or pathology)
 
+# %% ../nbs/03_drift.ipynb #30000005
 def _rows(values, teachers, pathologies, metric, reference='', n=None) -> pd.DataFrame:
     "Tidy rows from a (T, P) array."
     values = np.asarray(values, float)
@@ -221,6 +223,11 @@ def _rows(values, teachers, pathologies, metric, reference='', n=None) -> pd.Dat
     return pd.DataFrame({'teacher': np.repeat(teachers, P), 'pathology': np.tile(pathologies, T), 'metric': metric,
                          'value': values.ravel(), 'reference': np.asarray(ref).ravel(),
                          'n': (np.full((T, P), np.nan) if n is None else np.asarray(n, float)).ravel()})
+
+# %% ../nbs/03_drift.ipynb #32000004
+def findings_only(raw:np.ndarray, pathologies=PATHOLOGIES) -> np.ndarray:
+    "The last axis without 'No Finding': the findings a teacher can report, or hedge about."
+    return np.delete(raw, list(pathologies).index('No Finding'), axis=-1)
 
 # %% ../nbs/03_drift.ipynb #1b7c0a31
 def _teacher_pathology_rows(cube:LabelCube, y, ref, used) -> list:
@@ -259,7 +266,7 @@ def _teacher_rows(cube:LabelCube, y, ref, used) -> list:
     c, tn, T = confusion(y, ref, axis=(0, 2)), cube.teachers, len(cube.teachers)   # pooled over studies, pathologies
     rt, refname = rates(c), used[0] if len(set(used)) == 1 else '+'.join(sorted(set(used)))
     wrote = cube.wrote.sum(0)
-    raw_f = np.delete(cube.raw, list(cube.pathologies).index('No Finding'), axis=2)   # findings only
+    raw_f = findings_only(cube.raw, cube.pathologies)
     reported = ((raw_f == 1) | (raw_f == UNCERTAIN)).sum((0, 2))                 # findings reported, sure or hedged
     km = agreement_matrix(y, tn).to_numpy().copy()
     np.fill_diagonal(km, np.nan)
@@ -309,6 +316,13 @@ def _truth_sides(st:Study) -> dict:
     lat = st.meta.get('laterality')
     return {p: lat.get(p) if isinstance(lat, dict) else None for p in PATHOLOGIES}
 
+# %% ../nbs/03_drift.ipynb #32000001
+def stream_order(studies:list) -> np.ndarray:
+    "Each study's position in the stream: meta['index'] when every study has one, else its position in the list."
+    idx = [st.meta.get('index') for st in studies]
+    indexed = bool(studies) and all(isinstance(i, (int, float)) for i in idx)
+    return np.asarray(idx, float) if indexed else np.arange(len(studies), dtype=float)
+
 # %% ../nbs/03_drift.ipynb #2d000002
 def _study_tables(studies:list) -> tuple:
     "Per study: ground-truth labels, temporal change, sides, and stream position (meta['index'] or file order)."
@@ -317,9 +331,7 @@ def _study_tables(studies:list) -> tuple:
     temporal = pd.DataFrame([{p: st.temporal.get(p) for p in TEMPORAL_FINDINGS} for st in studies],
                             columns=list(TEMPORAL_FINDINGS))
     lat = pd.DataFrame([_truth_sides(st) for st in studies], columns=list(PATHOLOGIES))
-    idx = [st.meta.get('index') for st in studies]
-    indexed = bool(studies) and all(isinstance(i, (int, float)) for i in idx)
-    return truth, temporal, lat, np.asarray(idx, float) if indexed else np.arange(len(studies), dtype=float)
+    return truth, temporal, lat, stream_order(studies)
 
 # %% ../nbs/03_drift.ipynb #1b7c0a38
 def _chunks(n, size): return [(i, min(i + size, n)) for i in range(0, n, size)]
@@ -338,6 +350,9 @@ def _label_pass(texts:list, n_jobs:int, chunk:int, bar=None) -> tuple[np.ndarray
     lab = np.concatenate(labs) if labs else np.full((0, len(PATHOLOGIES)), np.nan)
     return lab, pd.concat(ments, ignore_index=True) if ments else mention_table([])
 
+# %% ../nbs/03_drift.ipynb #32000006
+LABEL_SOURCES = ('text', 'labels')   # label the text, or use the labels stored on a trajectory where it has them
+
 # %% ../nbs/03_drift.ipynb #2f000002
 def trajectory_table(studies:list) -> tuple[pd.DataFrame, list]:
     "One row per trajectory (study position, study id, teacher), and the trajectories in that order."
@@ -353,7 +368,7 @@ def teacher_labels(studies,                 # Study objects (a list, or any iter
                    chunk:int=20_000,        # trajectories per labeler call (progress granularity)
                   ) -> TeacherLabels:
     "Label every trajectory of `studies` once: labels, mentions and refusals, with the truth beside them."
-    check_choice('source', source, ('text', 'labels'))
+    check_choice('source', source, LABEL_SOURCES)
     studies = list(studies)
     if not studies: raise ValueError("no studies to analyse")
     traj, trajs = trajectory_table(studies)
@@ -387,6 +402,7 @@ def doc_positions(tl:TeacherLabels) -> tuple[np.ndarray, np.ndarray]:
 # %% ../nbs/03_drift.ipynb #1b7c0a42
 def _pcode(x) -> np.ndarray: return pd.Categorical(x, categories=list(PATHOLOGIES)).codes.astype(np.int64)
 
+# %% ../nbs/03_drift.ipynb #30000003
 def _category_cube(tl:TeacherLabels, keys:np.ndarray, codes:np.ndarray) -> np.ndarray:
     "Scatter codes keyed by trajectory x P + pathology into an (S, T, P) float cube (NaN = nothing stated)."
     P = len(PATHOLOGIES)
@@ -445,11 +461,9 @@ def panel_disagreement(c:np.ndarray, K:int) -> tuple[np.ndarray, np.ndarray]:
     "Per pathology: mean over studies of P(two teachers stating a value differ), and the number of such studies."
     cnt = np.stack([(c == j).sum(1) for j in range(K)], -1)                      # (S, P, K)
     n = cnt.sum(-1)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        d = np.where(n >= 2, 1 - (cnt * (cnt - 1)).sum(-1) / (n * (n - 1)), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        return np.nanmean(d, 0), (n >= 2).sum(0)
+    with np.errstate(invalid='ignore', divide='ignore'), warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)                            # a pathology nobody states
+        return np.nanmean(np.where(n >= 2, 1 - (cnt * (cnt - 1)).sum(-1) / (n * (n - 1)), np.nan), 0), (n >= 2).sum(0)
 
 # %% ../nbs/03_drift.ipynb #2d000013
 def _rate_rows(num, den, metric:str, teachers:list, pathologies:list, refs, refname:str) -> list:
@@ -548,13 +562,14 @@ def step_drift(tl:TeacherLabels,
 # %% ../nbs/03_drift.ipynb #343e86c3
 STREAM_METRICS = ('accuracy', 'sensitivity', 'specificity', 'positive_rate', 'hedging_rate', 'refusal_rate')
 
+# %% ../nbs/03_drift.ipynb #30000004
 def stream_counts(cube:LabelCube, uncertain:str='positive', unmentioned:str='negative', reference:str='auto',
                   pathologies=None,  # restrict the label metrics to these pathologies (default: all)
                  ) -> dict:
     "Per study and teacher, successes and trials of every stream metric, in stream order: {metric: (num, den)}."
     y = binarize(cube, uncertain, unmentioned)
     ref, _ = reference_labels(cube, y, reference)
-    raw_f = np.delete(cube.raw, list(cube.pathologies).index('No Finding'), axis=2)   # findings only
+    raw_f = findings_only(cube.raw, cube.pathologies)
     if pathologies is not None:
         names = [pathologies] if isinstance(pathologies, str) else pathologies
         cols = [list(cube.pathologies).index(p) for p in names]
@@ -689,8 +704,9 @@ def metric(self:DriftReport, metric:str) -> pd.DataFrame:
     return t.pivot(index='teacher', columns='pathology', values='value').reindex(columns=cols)
 
 # %% ../nbs/03_drift.ipynb #1b7c0a86
-RANKING_METRICS = ["disagreement", "fleiss_kappa", "label_entropy", "positive_rate"]
+RANKING_METRICS = ["disagreement", "fleiss_kappa", "label_entropy", "positive_rate"]   # the columns of `ranking`
 
+# %% ../nbs/03_drift.ipynb #30000006
 @patch
 def ranking(self:DriftReport) -> pd.DataFrame:
     "Pathologies ranked by pairwise disagreement between teachers (most disagreed first), with kappa and entropy."

@@ -19,8 +19,8 @@ from .labels import label_texts
 
 # %% auto #0
 __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_METRICS', 'OTHER_TEACHERS', 'OKABE_ITO',
-           'MARKERS', 'asked', 'read_predictions', 'with_student', 'Scoring', 'source_labels', 'scoring',
-           'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names', 'resample_weights',
+           'MARKERS', 'FIGURE_METRICS', 'asked', 'read_predictions', 'with_student', 'Scoring', 'source_labels',
+           'scoring', 'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names', 'resample_weights',
            'bootstrap', 'interval', 'coverage', 'per_group', 'classification_table', 'paired_p', 'paired_differences',
            'temporal_counts', 'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats',
            'report_pairs', 'report_scores', 'unique_errors', 'lateral_sides', 'inheritance', 'copying_student',
@@ -30,6 +30,8 @@ __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_
 
 # %% ../nbs/08_evaluate.ipynb #e57ed29c
 STUDENT = 'student'    # the source name the student's predictions get
+
+# %% ../nbs/08_evaluate.ipynb #31000001
 FIVE = ('Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema', 'Pleural Effusion')  # the report-generation five
 GROUPS = {'five': FIVE, 'all 14': PATHOLOGIES}
 
@@ -342,7 +344,9 @@ def temporal_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> 
 
 # %% ../nbs/08_evaluate.ipynb #4beba913
 _LIST_NUMBERS = [('1. ', ''), ('. 2. ', '. '), ('. 3. ', '. '), ('. 4. ', '. '), ('. 5. ', '. '),
-                 (' 2. ', '. '), (' 3. ', '. '), (' 4. ', '. '), (' 5. ', '. ')]
+                 (' 2. ', '. '), (' 3. ', '. '), (' 4. ', '. '), (' 5. ', '. ')]    # R2Gen's list-number edits
+
+# %% ../nbs/08_evaluate.ipynb #31000002
 _DROP = re.compile(r'[.,?;*!%^&_+():-\[\]{}]')                 # R2Gen's class; ':-\[' is the range ':' .. '['
 
 # %% ../nbs/08_evaluate.ipynb #2c000019
@@ -358,6 +362,7 @@ def r2gen_clean(text:str) -> str:
 # %% ../nbs/08_evaluate.ipynb #377f8b06
 REPORT_METRICS = ('BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'METEOR', 'ROUGE-L', 'CIDEr')
 
+# %% ../nbs/08_evaluate.ipynb #31000003
 _METEOR = {}   # one jar per process: it spends ~20 s loading its paraphrase tables
 
 # %% ../nbs/08_evaluate.ipynb #2c000020
@@ -575,6 +580,8 @@ def consensus_stability(runs:dict,             # run name -> consensus file, rec
 
 # %% ../nbs/08_evaluate.ipynb #a1313b3e
 OKABE_ITO = ('#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999')
+
+# %% ../nbs/08_evaluate.ipynb #31000004
 MARKERS = 'os^vDP<>Xph'
 
 # %% ../nbs/08_evaluate.ipynb #2c000025
@@ -728,13 +735,15 @@ def evaluation_report(studies,                  # Study objects with the teacher
                             dict(uncertain=uncertain, reference=reference, unknown=unknown, refusals=refusals,
                                  n_boot=n_boot, seed=seed, level=level, source=source, student=sc.student))
 
+# %% ../nbs/08_evaluate.ipynb #33000001
+FIGURE_METRICS = ('f1', 'sensitivity', 'specificity')   # the metrics the report plots per pathology
+
 # %% ../nbs/08_evaluate.ipynb #e95fc842
 @patch
 def figures(self:EvaluationReport) -> dict:
     "The report's figures by name."
     st = self.options.get('student')
-    figs = {f'classification_{m}': plot_classification(self.classification, m, st)
-            for m in ('f1', 'sensitivity', 'specificity')}
+    figs = {f'classification_{m}': plot_classification(self.classification, m, st) for m in FIGURE_METRICS}
     if self.inheritance is not None:
         figs.update({f'inheritance_{k}': plot_inheritance(self.inheritance, k) for k in ('finding', 'laterality')})
     return figs
