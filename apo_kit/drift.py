@@ -51,10 +51,9 @@ def teacher_codes(traj:pd.DataFrame,  # one row per trajectory, with a `teacher`
                   teachers:list,      # the cube's teacher order
                  ) -> np.ndarray:
     "Each trajectory's teacher as its position in `teachers`; a teacher not in the list is an error."
-    t = pd.Categorical(traj['teacher'], categories=teachers).codes
-    if (t < 0).any():
-        raise ValueError(f"teachers missing from `teachers`: {sorted(set(traj['teacher']) - set(teachers))}")
-    return t
+    known = traj['teacher'].isin(teachers)
+    if not known.all(): raise ValueError(f"teachers missing from `teachers`: {sorted(set(traj['teacher'][~known]))}")
+    return pd.Categorical(traj['teacher'], categories=teachers).codes
 
 # %% ../nbs/03_drift.ipynb #00f54017
 def label_cube(traj:pd.DataFrame,        # one row per trajectory: study (0-based position), teacher, refused, labels
