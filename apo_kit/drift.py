@@ -9,19 +9,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 from scipy import stats
+from fastcore.basics import patch
 from .data import PATHOLOGIES, TEMPORAL_FINDINGS, Study, iter_studies
+from .labels import label_texts, mention_table, is_refusal
 
 # %% auto #0
-__all__ = ['UNCERTAIN_POLICIES', 'UNMENTIONED_POLICIES', 'ALL', 'SIDES', 'STREAM_METRICS', 'FIGURES', 'LabelCube', 'label_cube',
-           'binarize', 'cohen_kappa_matrix', 'fleiss_kappa', 'split_counts', 'pairwise_disagreement', 'label_entropy',
-           'loo_majority', 'reference_labels', 'confusion', 'rates', 'agreement_matrix', 'consensus_similarity',
-           'label_metrics', 'TeacherLabels', 'teacher_labels', 'loo_mode', 'categorical_metrics',
-           'laterality_flip_counts', 'side_and_change_metrics', 'step_drift', 'stream_counts', 'change_point',
-           'stream_drift', 'teacher_pathology_table', 'DriftReport', 'drift_report', 'plot_heatmap', 'plot_agreement',
-           'plot_disagreement', 'plot_step_drift', 'plot_stream', 'plot_teacher_bars', 'save_report', 'drift_cmd',
-           'planted_vs_measured']
+__all__ = ['UNCERTAIN', 'UNCERTAIN_POLICIES', 'UNMENTIONED_POLICIES', 'REFERENCES', 'ALL', 'LABEL_SOURCES', 'SIDES', 'LEFT',
+           'RIGHT', 'BILATERAL', 'LATERAL', 'CHANGE_CODES', 'STREAM_METRICS', 'RANKING_METRICS', 'FIGURES',
+           'FIGURE_DPI', 'LabelCube', 'teacher_codes', 'label_cube', 'check_choice', 'binarize', 'cohen_kappa_matrix',
+           'fleiss_kappa', 'split_counts', 'pairwise_disagreement', 'label_entropy', 'loo_majority', 'reference_labels',
+           'confusion', 'rates', 'agreement_matrix', 'consensus_similarity', 'findings_only', 'label_metrics',
+           'TeacherLabels', 'stream_order', 'trajectory_table', 'teacher_labels', 'doc_positions', 'side_cube',
+           'change_cube', 'loo_mode', 'categorical_reference', 'panel_disagreement', 'categorical_metrics',
+           'side_inputs', 'laterality_flip_counts', 'side_and_change_metrics', 'step_statements', 'step_drift',
+           'stream_counts', 'change_point', 'rolling_rates', 'change_point_table', 'stream_drift',
+           'teacher_pathology_table', 'DriftReport', 'drift_report', 'plot_heatmap', 'plot_agreement',
+           'plot_disagreement', 'plot_step_drift', 'plot_stream', 'plot_teacher_bars', 'planted_vs_measured',
+           'save_report', 'drift_cmd']
 
 # %% ../nbs/03_drift.ipynb #808a403a
+UNCERTAIN = -1   # the CheXpert label of a hedged finding ("may represent"); 1 = present, 0 = absent
+
+# %% ../nbs/03_drift.ipynb #2f000001
 @dataclass
 class LabelCube:
     "What each teacher said about each pathology in each study, with the ground truth beside it."
@@ -37,8 +46,17 @@ class LabelCube:
     @property
     def shape(self): return self.raw.shape
 
+# %% ../nbs/03_drift.ipynb #1b7c0a01
+def teacher_codes(traj:pd.DataFrame,  # one row per trajectory, with a `teacher` column
+                  teachers:list,      # the cube's teacher order
+                 ) -> np.ndarray:
+    "Each trajectory's teacher as its position in `teachers`; a teacher not in the list is an error."
+    known = traj['teacher'].isin(teachers)
+    if not known.all(): raise ValueError(f"teachers missing from `teachers`: {sorted(set(traj['teacher'][~known]))}")
+    return pd.Categorical(traj['teacher'], categories=teachers).codes
+
 # %% ../nbs/03_drift.ipynb #00f54017
-def label_cube(traj:pd.DataFrame,        # one row per trajectory: study (0-based position), teacher, refused, PATHOLOGIES
+def label_cube(traj:pd.DataFrame,        # one row per trajectory: study (0-based position), teacher, refused, labels
                truth:pd.DataFrame,       # one row per study (same positions): PATHOLOGIES columns, NaN = no truth
                teachers:list|None=None,  # teacher order (default: order of first appearance)
                order=None,               # (S,) stream position of each study (default 0..S-1)
@@ -47,32 +65,34 @@ def label_cube(traj:pd.DataFrame,        # one row per trajectory: study (0-base
     "Scatter a trajectory table into the (study, teacher, pathology) label cube."
     S, P = len(truth), len(PATHOLOGIES)
     teachers = list(pd.unique(traj['teacher'])) if teachers is None else list(teachers)
-    t = pd.Categorical(traj['teacher'], categories=teachers).codes
-    if (t < 0).any(): raise ValueError(f"teachers missing from `teachers`: {sorted(set(traj['teacher']) - set(teachers))}")
-    s = traj['study'].to_numpy()
-    refused = traj['refused'].to_numpy(bool)
-    raw = np.full((S, len(teachers), P), np.nan)
-    vals = traj[list(PATHOLOGIES)].to_numpy(float)
-    raw[s[~refused], t[~refused]] = vals[~refused]                     # refusals stay NaN: no finding at all
-    present, wrote = np.zeros((S, len(teachers)), bool), np.zeros((S, len(teachers)), bool)
-    present[s[~refused], t[~refused]] = True; wrote[s, t] = True
-    return LabelCube(raw, present, wrote, truth[list(PATHOLOGIES)].to_numpy(float), teachers,
-                     list(range(S)) if study_ids is None else list(study_ids),
-                     np.arange(S) if order is None else np.asarray(order))
+    t, s, T = teacher_codes(traj, teachers), traj['study'].to_numpy(), len(teachers)
+    ok = ~traj['refused'].to_numpy(bool)                               # refusals stay NaN: no finding at all
+    raw, present, wrote = np.full((S, T, P), np.nan), np.zeros((S, T), bool), np.zeros((S, T), bool)
+    raw[s[ok], t[ok]] = traj[list(PATHOLOGIES)].to_numpy(float)[ok]
+    present[s[ok], t[ok]] = True
+    wrote[s, t] = True
+    ids, order = list(range(S)) if study_ids is None else list(study_ids), np.arange(S) if order is None else order
+    return LabelCube(raw, present, wrote, truth[list(PATHOLOGIES)].to_numpy(float), teachers, ids, np.asarray(order))
 
 # %% ../nbs/03_drift.ipynb #9715167a
-UNCERTAIN_POLICIES = {'positive': 1.0, 'negative': 0.0, 'exclude': np.nan}
-UNMENTIONED_POLICIES = {'negative': 0.0, 'exclude': np.nan}
+UNCERTAIN_POLICIES = {'positive': 1.0, 'negative': 0.0, 'exclude': np.nan}   # what a hedged finding counts as
+UNMENTIONED_POLICIES = {'negative': 0.0, 'exclude': np.nan}                  # what an unnamed finding counts as
 
+# %% ../nbs/03_drift.ipynb #1b7c0a05
+def check_choice(name:str, value, choices):
+    "Raise a ValueError naming the option and its allowed values unless `value` is one of `choices`."
+    if value not in choices: raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+# %% ../nbs/03_drift.ipynb #1b7c0a07
 def binarize(cube:LabelCube,
              uncertain:str='positive',    # -1 becomes 'positive' (U-Ones), 'negative' (U-Zeros) or 'exclude' (U-Ignore)
              unmentioned:str='negative',  # a pathology the text does not name is 'negative' or 'exclude'd
             ) -> np.ndarray:
     "The cube as 1 / 0, NaN where the teacher has no usable trajectory or the policy excludes the label. (S, T, P)"
-    if uncertain not in UNCERTAIN_POLICIES: raise ValueError(f"uncertain must be one of {list(UNCERTAIN_POLICIES)}, got {uncertain!r}")
-    if unmentioned not in UNMENTIONED_POLICIES: raise ValueError(f"unmentioned must be one of {list(UNMENTIONED_POLICIES)}, got {unmentioned!r}")
+    check_choice('uncertain', uncertain, UNCERTAIN_POLICIES)
+    check_choice('unmentioned', unmentioned, UNMENTIONED_POLICIES)
     y = cube.raw.copy()
-    y[y == -1] = UNCERTAIN_POLICIES[uncertain]
+    y[y == UNCERTAIN] = UNCERTAIN_POLICIES[uncertain]
     y[np.isnan(cube.raw) & cube.present[..., None]] = UNMENTIONED_POLICIES[unmentioned]
     return y
 
@@ -110,11 +130,13 @@ def split_counts(y:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "Positive votes k and voters n per study and pathology, from a binarised cube (S, T, P). Each (S, P)."
     return np.nansum(y, 1), (~np.isnan(y)).sum(1)
 
+# %% ../nbs/03_drift.ipynb #1b7c0a14
 def pairwise_disagreement(k, n) -> np.ndarray:
     "Chance that two distinct teachers disagree, per item; NaN with fewer than two teachers."
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.where(n >= 2, 2 * k * (n - k) / (n * (n - 1)), np.nan)
 
+# %% ../nbs/03_drift.ipynb #1b7c0a15
 def label_entropy(k, n) -> np.ndarray:
     "Entropy in bits of the teachers' positive share, per item; NaN with fewer than two teachers."
     with np.errstate(invalid='ignore', divide='ignore'):
@@ -132,12 +154,16 @@ def loo_majority(y:np.ndarray) -> np.ndarray:
     ref[n_o == 0] = np.nan
     return ref
 
+# %% ../nbs/03_drift.ipynb #1b7c0a21
+REFERENCES = ('auto', 'truth', 'majority')   # truth where annotated; the truth; the leave-one-out majority
+
+# %% ../nbs/03_drift.ipynb #30000001
 def reference_labels(cube:LabelCube, y:np.ndarray,
-                     reference:str='auto',   # 'truth', 'majority' (leave-one-teacher-out), or 'auto' (truth where annotated)
+                     reference:str='auto',   # 'truth', 'majority' (leave-one-teacher-out), or 'auto'
                     ) -> tuple[np.ndarray, np.ndarray]:
     "The reference label each teacher is scored against (S, T, P), and which reference each pathology used (P,)."
-    if reference not in ('auto', 'truth', 'majority'): raise ValueError(f"reference must be 'auto', 'truth' or 'majority', got {reference!r}")
-    truth = np.where(cube.truth == -1, np.nan, cube.truth)     # an uncertain ground truth is no reference
+    check_choice('reference', reference, REFERENCES)
+    truth = np.where(cube.truth == UNCERTAIN, np.nan, cube.truth)  # an uncertain ground truth is no reference
     has_truth = ~np.isnan(truth).all(0)                        # (P,)
     use_truth = has_truth if reference == 'auto' else np.full(len(has_truth), reference == 'truth')
     ref = np.broadcast_to(truth[:, None, :], y.shape).copy()
@@ -152,6 +178,7 @@ def confusion(y:np.ndarray, ref:np.ndarray, axis=0) -> dict:
     return dict(tp=(yp & rp).sum(axis), fp=(yp & ~rp & ok).sum(axis), fn=(~yp & rp & ok).sum(axis),
                 tn=(~yp & ~rp & ok).sum(axis))
 
+# %% ../nbs/03_drift.ipynb #1b7c0a23
 def rates(c:dict) -> dict:
     "Sensitivity, specificity, precision and accuracy from confusion counts (NaN where undefined)."
     tp, fp, fn, tn = (np.asarray(c[k], float) for k in ('tp', 'fp', 'fn', 'tn'))
@@ -179,14 +206,14 @@ def consensus_similarity(y:np.ndarray) -> np.ndarray:
     ref = loo_majority(y)
     ok = ~np.isnan(y) & ~np.isnan(ref)
     a, b = (y == 1) & ok, (ref == 1) & ok
-    inter, union = (a & b).sum(2), (a | b).sum(2)                # (S, T)
-    scored = ok.any(2)
+    inter, union, scored = (a & b).sum(2), (a | b).sum(2), ok.any(2)   # (S, T) each
     j = np.where(union > 0, inter / np.maximum(union, 1), 1.0)  # J = |A∩B| / |A∪B|; both empty -> 1
     return np.where(scored, j, 0).sum(0) / np.maximum(scored.sum(0), 1)
 
 # %% ../nbs/03_drift.ipynb #a2678e5a
-ALL = 'all'
+ALL = 'all'   # the teacher (or pathology) of a row that pools every teacher (or pathology)
 
+# %% ../nbs/03_drift.ipynb #30000005
 def _rows(values, teachers, pathologies, metric, reference='', n=None) -> pd.DataFrame:
     "Tidy rows from a (T, P) array."
     values = np.asarray(values, float)
@@ -196,6 +223,65 @@ def _rows(values, teachers, pathologies, metric, reference='', n=None) -> pd.Dat
                          'value': values.ravel(), 'reference': np.asarray(ref).ravel(),
                          'n': (np.full((T, P), np.nan) if n is None else np.asarray(n, float)).ravel()})
 
+# %% ../nbs/03_drift.ipynb #32000004
+def findings_only(raw:np.ndarray, pathologies=PATHOLOGIES) -> np.ndarray:
+    "The last axis without 'No Finding': the findings a teacher can report, or hedge about."
+    return np.delete(raw, list(pathologies).index('No Finding'), axis=-1)
+
+# %% ../nbs/03_drift.ipynb #1b7c0a31
+def _teacher_pathology_rows(cube:LabelCube, y, ref, used) -> list:
+    "Per teacher x pathology: positive, mention and uncertain rates, and four rates against the reference."
+    T, P, tn, pn = len(cube.teachers), len(cube.pathologies), cube.teachers, list(cube.pathologies)
+    pres, said = np.broadcast_to(cube.present.sum(0)[:, None].astype(float), (T, P)), (~np.isnan(y)).sum(0)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        out = [_rows(np.nansum(y, 0) / said, tn, pn, 'positive_rate', n=said),
+               _rows((~np.isnan(cube.raw)).sum(0) / pres, tn, pn, 'mention_rate', n=pres),
+               _rows((cube.raw == UNCERTAIN).sum(0) / pres, tn, pn, 'uncertain_rate', n=pres)]
+    c = confusion(y, ref)
+    r, refs = rates(c), np.broadcast_to(used, (T, P))
+    dens = {'sensitivity': c['tp'] + c['fn'], 'specificity': c['tn'] + c['fp'], 'precision': c['tp'] + c['fp'],
+            'accuracy': r['n']}                                                    # n = the rate's denominator
+    return out + [_rows(r[m], tn, pn, m, refs, den) for m, den in dens.items()]
+
+# %% ../nbs/03_drift.ipynb #1b7c0a32
+def _panel_rows(cube:LabelCube, y) -> list:
+    "Per pathology across teachers: Fleiss' kappa, disagreement, entropy, positive rate and prevalence."
+    k, n = split_counts(y)                                                         # (S, P)
+    pn = list(cube.pathologies)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        panel = {'fleiss_kappa': [fleiss_kappa(np.stack([k[:, p], n[:, p] - k[:, p]], 1)) for p in range(len(pn))],
+                 'disagreement': np.nanmean(pairwise_disagreement(k, n), 0),
+                 'label_entropy': np.nanmean(label_entropy(k, n), 0),
+                 'positive_rate': k.sum(0) / np.maximum(n.sum(0), 1),
+                 'prevalence': np.nanmean(np.where(cube.truth == UNCERTAIN, np.nan, cube.truth), 0)}
+    nn, nt = (n >= 2).sum(0)[None], (~np.isnan(cube.truth)).sum(0)[None]
+    return [_rows(np.asarray(v)[None], [ALL], pn, m, 'truth' if m == 'prevalence' else '',
+                  nt if m == 'prevalence' else nn) for m, v in panel.items()]
+
+# %% ../nbs/03_drift.ipynb #1b7c0a33
+def _teacher_rows(cube:LabelCube, y, ref, used) -> list:
+    "Per teacher, pooled over pathologies: refusals, hedging, precision, recall, accuracy, similarity, kappa."
+    c, tn, T = confusion(y, ref, axis=(0, 2)), cube.teachers, len(cube.teachers)   # pooled over studies, pathologies
+    rt, refname = rates(c), used[0] if len(set(used)) == 1 else '+'.join(sorted(set(used)))
+    wrote = cube.wrote.sum(0)
+    raw_f = findings_only(cube.raw, cube.pathologies)
+    reported = ((raw_f == 1) | (raw_f == UNCERTAIN)).sum((0, 2))                 # findings reported, sure or hedged
+    km = agreement_matrix(y, tn).to_numpy().copy()
+    np.fill_diagonal(km, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        per_teacher = {'refusal_rate': (1 - cube.present.sum(0) / np.maximum(wrote, 1), '', wrote),
+                       'hedging_rate': ((raw_f == UNCERTAIN).sum((0, 2)) / np.maximum(reported, 1), '', reported),
+                       'precision': (rt['precision'], refname, c['tp'] + c['fp']),
+                       'recall': (rt['sensitivity'], refname, c['tp'] + c['fn']),
+                       'accuracy': (rt['accuracy'], refname, rt['n']),
+                       'similarity': (consensus_similarity(y), 'majority', cube.present.sum(0)),
+                       'mean_kappa': (np.nanmean(km, 1), '', np.full(T, T - 1))}
+    return [_rows(np.asarray(v, float)[:, None], tn, [ALL], m, rn, np.asarray(nv, float)[:, None])
+            for m, (v, rn, nv) in per_teacher.items()]
+
+# %% ../nbs/03_drift.ipynb #1b7c0a34
 def label_metrics(cube:LabelCube,
                   uncertain:str='positive',    # how -1 counts: 'positive' | 'negative' | 'exclude'
                   unmentioned:str='negative',  # how a finding the text does not name counts: 'negative' | 'exclude'
@@ -203,58 +289,11 @@ def label_metrics(cube:LabelCube,
                  ) -> pd.DataFrame:
     "Every label metric per teacher and pathology, per pathology across teachers, and per teacher: tidy."
     y = binarize(cube, uncertain, unmentioned)
-    T, P, tn, pn = len(cube.teachers), len(cube.pathologies), cube.teachers, list(cube.pathologies)
     ref, used = reference_labels(cube, y, reference)
-    out = []
-    # per teacher x pathology ---------------------------------------------------------------------------------------
-    pres = cube.present.sum(0)[:, None].astype(float)                              # (T, 1) usable trajectories
-    with np.errstate(invalid='ignore', divide='ignore'):
-        out += [_rows(np.nansum(y, 0) / (~np.isnan(y)).sum(0), tn, pn, 'positive_rate', n=(~np.isnan(y)).sum(0)),
-                _rows((~np.isnan(cube.raw)).sum(0) / pres, tn, pn, 'mention_rate', n=np.broadcast_to(pres, (T, P))),
-                _rows((cube.raw == -1).sum(0) / pres, tn, pn, 'uncertain_rate', n=np.broadcast_to(pres, (T, P)))]
-    c = confusion(y, ref)
-    r = rates(c)
-    dens = {'sensitivity': c['tp'] + c['fn'], 'specificity': c['tn'] + c['fp'], 'precision': c['tp'] + c['fp'], 'accuracy': r['n']}
-    for m, den in dens.items():                                                    # n = the rate's denominator
-        out.append(_rows(r[m], tn, pn, m, np.broadcast_to(used, (T, P)), den))
-    # per pathology, across teachers ----------------------------------------------------------------------------------
-    k, n = split_counts(y)                                                         # (S, P)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        panel = {'fleiss_kappa': [fleiss_kappa(np.stack([k[:, p], n[:, p] - k[:, p]], 1)) for p in range(P)],
-                 'disagreement': np.nanmean(pairwise_disagreement(k, n), 0),
-                 'label_entropy': np.nanmean(label_entropy(k, n), 0),
-                 'positive_rate': k.sum(0) / np.maximum(n.sum(0), 1),
-                 'prevalence': np.nanmean(np.where(cube.truth == -1, np.nan, cube.truth), 0)}
-    nn = (n >= 2).sum(0)[None]
-    for m, v in panel.items():
-        out.append(_rows(np.asarray(v)[None], [ALL], pn, m, 'truth' if m == 'prevalence' else '',
-                         (~np.isnan(cube.truth)).sum(0)[None] if m == 'prevalence' else nn))
-    # per teacher, over pathologies --------------------------------------------------------------------------------------
-    c = confusion(y, ref, axis=(0, 2))                                             # pooled over studies and pathologies
-    rt = rates(c)
-    refname = used[0] if len(set(used)) == 1 else '+'.join(sorted(set(used)))
-    wrote = cube.wrote.sum(0)
-    raw_f = np.delete(cube.raw, list(cube.pathologies).index('No Finding'), axis=2)   # findings only
-    reported = ((raw_f == 1) | (raw_f == -1)).sum((0, 2))                             # findings reported (sure or hedged)
-    km = agreement_matrix(y, tn).to_numpy().copy()
-    np.fill_diagonal(km, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        per_teacher = {'refusal_rate': (1 - cube.present.sum(0) / np.maximum(wrote, 1), '', wrote),
-                       'hedging_rate': ((raw_f == -1).sum((0, 2)) / np.maximum(reported, 1), '', reported),
-                       'precision': (rt['precision'], refname, c['tp'] + c['fp']),
-                       'recall': (rt['sensitivity'], refname, c['tp'] + c['fn']),
-                       'accuracy': (rt['accuracy'], refname, rt['n']),
-                       'similarity': (consensus_similarity(y), 'majority', cube.present.sum(0)),
-                       'mean_kappa': (np.nanmean(km, 1), '', np.full(T, T - 1))}
-    for m, (v, rn, nv) in per_teacher.items():
-        out.append(_rows(np.asarray(v, float)[:, None], tn, [ALL], m, rn, np.asarray(nv, float)[:, None]))
-    return pd.concat(out, ignore_index=True)
+    rows = _teacher_pathology_rows(cube, y, ref, used) + _panel_rows(cube, y) + _teacher_rows(cube, y, ref, used)
+    return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/03_drift.ipynb #e206cef7
-from .labels import label_texts, mention_table, is_refusal
-
 @dataclass
 class TeacherLabels:
     "Every trajectory's labels, mentions and refusal flag, and every study's ground truth and stream position."
@@ -270,9 +309,57 @@ class TeacherLabels:
 
     def cube(self) -> LabelCube: return label_cube(self.traj, self.truth, self.teachers, self.order, self.study_ids)
 
-# %% ../nbs/03_drift.ipynb #a9b621e4
+# %% ../nbs/03_drift.ipynb #1b7c0a37
+def _truth_sides(st:Study) -> dict:
+    "A study's ground-truth side per pathology, from meta['laterality'] (None = not annotated)."
+    lat = st.meta.get('laterality')
+    return {p: lat.get(p) if isinstance(lat, dict) else None for p in PATHOLOGIES}
+
+# %% ../nbs/03_drift.ipynb #32000001
+def stream_order(studies:list) -> np.ndarray:
+    "Each study's position in the stream: meta['index'] when every study has one, else its position in the list."
+    idx = [st.meta.get('index') for st in studies]
+    indexed = bool(studies) and all(isinstance(i, (int, float)) for i in idx)
+    return np.asarray(idx, float) if indexed else np.arange(len(studies), dtype=float)
+
+# %% ../nbs/03_drift.ipynb #2d000002
+def _study_tables(studies:list) -> tuple:
+    "Per study: ground-truth labels, temporal change, sides, and stream position (meta['index'] or file order)."
+    truth = pd.DataFrame([{p: st.labels.get(p, np.nan) for p in PATHOLOGIES} for st in studies],
+                         columns=list(PATHOLOGIES), dtype=float)
+    temporal = pd.DataFrame([{p: st.temporal.get(p) for p in TEMPORAL_FINDINGS} for st in studies],
+                            columns=list(TEMPORAL_FINDINGS))
+    lat = pd.DataFrame([_truth_sides(st) for st in studies], columns=list(PATHOLOGIES))
+    return truth, temporal, lat, stream_order(studies)
+
+# %% ../nbs/03_drift.ipynb #1b7c0a38
 def _chunks(n, size): return [(i, min(i + size, n)) for i in range(0, n, size)]
 
+# %% ../nbs/03_drift.ipynb #2d000005
+def _label_pass(texts:list, n_jobs:int, chunk:int, bar=None) -> tuple[np.ndarray, pd.DataFrame]:
+    "CheXpert labels (N, P) and the mention table of `texts`, a chunk at a time (the bar advances per pass)."
+    labs, ments = [], []
+    for lo, hi in _chunks(len(texts), chunk):
+        labs.append(label_texts(texts[lo:hi], n_jobs=n_jobs).to_numpy())
+        if bar is not None: bar.update(hi - lo)
+        m = mention_table(texts[lo:hi], n_jobs=n_jobs)
+        m['doc'] += lo
+        ments.append(m)
+        if bar is not None: bar.update(hi - lo)
+    lab = np.concatenate(labs) if labs else np.full((0, len(PATHOLOGIES)), np.nan)
+    return lab, pd.concat(ments, ignore_index=True) if ments else mention_table([])
+
+# %% ../nbs/03_drift.ipynb #32000006
+LABEL_SOURCES = ('text', 'labels')   # label the text, or use the labels stored on a trajectory where it has them
+
+# %% ../nbs/03_drift.ipynb #2f000002
+def trajectory_table(studies:list) -> tuple[pd.DataFrame, list]:
+    "One row per trajectory (study position, study id, teacher), and the trajectories in that order."
+    rows = [(s, st.study_id, t) for s, st in enumerate(studies) for t in st.trajectories]
+    table = pd.DataFrame([(s, i, t.teacher) for s, i, t in rows], columns=['study', 'study_id', 'teacher'])
+    return table, [t for *_, t in rows]
+
+# %% ../nbs/03_drift.ipynb #1b7c0a39
 def teacher_labels(studies,                 # Study objects (a list, or any iterable)
                    source:str='text',       # 'text': label the text; 'labels': Trajectory.labels where present
                    n_jobs:int=1,            # labeler worker processes
@@ -280,51 +367,76 @@ def teacher_labels(studies,                 # Study objects (a list, or any iter
                    chunk:int=20_000,        # trajectories per labeler call (progress granularity)
                   ) -> TeacherLabels:
     "Label every trajectory of `studies` once: labels, mentions and refusals, with the truth beside them."
-    if source not in ('text', 'labels'): raise ValueError(f"source must be 'text' or 'labels', got {source!r}")
+    check_choice('source', source, LABEL_SOURCES)
     studies = list(studies)
     if not studies: raise ValueError("no studies to analyse")
-    rows, texts, stored = [], [], []
-    for s, st in enumerate(studies):
-        for t in st.trajectories:
-            rows.append((s, st.study_id, t.teacher)); texts.append(t.text); stored.append(t.labels)
-    traj = pd.DataFrame(rows, columns=['study', 'study_id', 'teacher'])
+    traj, trajs = trajectory_table(studies)
+    texts = [t.text for t in trajs]
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=2 * len(texts), desc='labelling trajectories', unit='traj', disable=len(texts) < 5000)
-    labs, ments = [], []
-    for lo, hi in _chunks(len(texts), chunk):
-        labs.append(label_texts(texts[lo:hi], n_jobs=n_jobs).to_numpy())
-        if bar is not None: bar.update(hi - lo)
-        m = mention_table(texts[lo:hi], n_jobs=n_jobs); m['doc'] += lo; ments.append(m)
-        if bar is not None: bar.update(hi - lo)
+    lab, mentions = _label_pass(texts, n_jobs, chunk, bar)
     if bar is not None: bar.close()
-    lab = np.concatenate(labs) if labs else np.full((0, len(PATHOLOGIES)), np.nan)
-    if source == 'labels':
-        for i, d in enumerate(stored):
-            if d is not None: lab[i] = [d.get(p, np.nan) for p in PATHOLOGIES]
+    if source == 'labels':                                  # stored labels where present, the text's elsewhere
+        for i, t in enumerate(trajs):
+            if t.labels is not None: lab[i] = [t.labels.get(p, np.nan) for p in PATHOLOGIES]
     traj['refused'] = [is_refusal(t) for t in texts]
     traj[list(PATHOLOGIES)] = lab
-    mentions = pd.concat(ments, ignore_index=True) if ments else mention_table([])
-    truth = pd.DataFrame([{p: st.labels.get(p, np.nan) for p in PATHOLOGIES} for st in studies], columns=list(PATHOLOGIES), dtype=float)
-    temporal = pd.DataFrame([{p: st.temporal.get(p) for p in TEMPORAL_FINDINGS} for st in studies], columns=list(TEMPORAL_FINDINGS))
-    lat = pd.DataFrame([{p: (st.meta.get('laterality') or {}).get(p) if isinstance(st.meta.get('laterality'), dict) else None
-                         for p in PATHOLOGIES} for st in studies], columns=list(PATHOLOGIES))
-    idx = [st.meta.get('index') for st in studies]
-    order = np.asarray(idx, float) if studies and all(isinstance(i, (int, float)) for i in idx) else np.arange(len(studies), dtype=float)
+    truth, temporal, lat, order = _study_tables(studies)
     return TeacherLabels(traj, mentions, truth, temporal, lat, [st.study_id for st in studies], order,
                          list(pd.unique(traj['teacher'])), source)
 
 # %% ../nbs/03_drift.ipynb #2ab15a32
 SIDES = ('left', 'right', 'bilateral')
-_CHANGE_MAP = {'improving': 0, 'stable': 1, 'worsening': 2, 'new': 2, 'resolved': 0}
+LEFT, RIGHT, BILATERAL = range(len(SIDES))               # side codes in the side cube
+LATERAL = (LEFT, RIGHT)                                  # the codes a laterality flip swaps
+CHANGE_CODES = {'improving': 0, 'stable': 1, 'worsening': 2, 'new': 2, 'resolved': 0}  # MS-CXR-T's three classes
 
-def _category_cube(doc_rows, pcol, codes, S, T, P, s_of_doc, t_of_doc) -> np.ndarray:
-    "Scatter per-(doc, pathology) category codes into an (S, T, P) float cube (NaN = nothing stated)."
-    out = np.full((S, T, P), np.nan)
-    out[s_of_doc[doc_rows], t_of_doc[doc_rows], pcol] = codes
+# %% ../nbs/03_drift.ipynb #1b7c0a40
+def doc_positions(tl:TeacherLabels) -> tuple[np.ndarray, np.ndarray]:
+    "For each trajectory (row of `tl.traj`): its teacher's column and its study's row in the cubes."
+    return teacher_codes(tl.traj, tl.teachers), tl.traj.study.to_numpy()
+
+# %% ../nbs/03_drift.ipynb #1b7c0a42
+def _pcode(x) -> np.ndarray: return pd.Categorical(x, categories=list(PATHOLOGIES)).codes.astype(np.int64)
+
+# %% ../nbs/03_drift.ipynb #30000003
+def _category_cube(tl:TeacherLabels, keys:np.ndarray, codes:np.ndarray) -> np.ndarray:
+    "Scatter codes keyed by trajectory x P + pathology into an (S, T, P) float cube (NaN = nothing stated)."
+    P = len(PATHOLOGIES)
+    t_of_doc, s_of_doc = doc_positions(tl)
+    out = np.full((len(tl.truth), len(tl.teachers), P), np.nan)
+    out[s_of_doc[keys // P], t_of_doc[keys // P], keys % P] = codes
     return out
 
+# %% ../nbs/03_drift.ipynb #1b7c0a43
+def _stated(tl:TeacherLabels, keep) -> pd.DataFrame:
+    "Mentions of trajectories that are not refusals, where the boolean mask `keep(mentions)` holds."
+    m = tl.mentions
+    return m[keep(m) & ~tl.traj.refused.to_numpy()[m.doc.to_numpy()]]
+
+# %% ../nbs/03_drift.ipynb #1b7c0a44
+def side_cube(tl:TeacherLabels) -> np.ndarray:
+    "The side each trajectory gives each finding it states: LEFT / RIGHT / BILATERAL codes, NaN = none. (S, T, P)"
+    m = _stated(tl, lambda m: (m.label != 0) & m.laterality.isin(SIDES))
+    key = m.doc.to_numpy() * len(PATHOLOGIES) + _pcode(m.pathology)           # one key per (trajectory, pathology)
+    keys, inv = np.unique(key, return_inverse=True)
+    seen = np.zeros((len(keys), len(SIDES)), bool)
+    seen[inv, pd.Categorical(m.laterality, categories=list(SIDES)).codes] = True   # which sides each key names
+    both = seen[:, BILATERAL] | (seen[:, LEFT] & seen[:, RIGHT])
+    return _category_cube(tl, keys, np.where(both, BILATERAL, np.where(seen[:, RIGHT], RIGHT, LEFT)))
+
+# %% ../nbs/03_drift.ipynb #1b7c0a50
+def change_cube(tl:TeacherLabels) -> np.ndarray:
+    "The change each trajectory states last for each MS-CXR-T finding, as CHANGE_CODES; NaN = none. (S, T, P)"
+    m = _stated(tl, lambda m: m.pathology.isin(TEMPORAL_FINDINGS) & m.temporal.isin(list(CHANGE_CODES)))
+    m = m.sort_values(['doc', 'start'], kind='stable')
+    key = m.doc.to_numpy() * len(PATHOLOGIES) + _pcode(m.pathology)
+    keys, last = np.unique(key[::-1], return_index=True)                          # last mention of each key
+    return _category_cube(tl, keys, m.temporal.map(CHANGE_CODES).to_numpy()[::-1][last])
+
+# %% ../nbs/03_drift.ipynb #1b7c0a54
 def loo_mode(c:np.ndarray, K:int) -> np.ndarray:
     "For each teacher, the most common category code (0..K-1) among the other teachers; NaN on ties or none. (S, T, P)"
     onehot = np.stack([(c == j) for j in range(K)], -1).astype(np.int32)          # (S, T, P, K)
@@ -334,100 +446,102 @@ def loo_mode(c:np.ndarray, K:int) -> np.ndarray:
     mode[(best == 0) | ((others == best[..., None]).sum(-1) > 1)] = np.nan
     return mode
 
-def _pcode(x) -> np.ndarray: return pd.Categorical(x, categories=list(PATHOLOGIES)).codes.astype(np.int64)
+# %% ../nbs/03_drift.ipynb #1b7c0a57
+def categorical_reference(c:np.ndarray,      # (S, T, P) category codes, NaN = not stated
+                          truth:np.ndarray,  # (S, P) ground-truth codes, NaN = none
+                          K:int,             # number of categories
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    "Each statement's reference (S, T, P): the truth where the pathology has any, else `loo_mode`; and its name (P,)."
+    has_truth = ~np.isnan(truth).all(0)
+    return np.where(has_truth, truth[:, None, :], loo_mode(c, K)), np.where(has_truth, 'truth', 'majority')
 
-def _side_cube(tl:TeacherLabels, T, t_of_doc, s_of_doc) -> np.ndarray:
-    m = tl.mentions
-    m = m[(m.label != 0) & m.laterality.isin(SIDES) & ~tl.traj.refused.to_numpy()[m.doc.to_numpy()]]
-    P = len(PATHOLOGIES)
-    key = m.doc.to_numpy() * P + _pcode(m.pathology)                              # one key per (trajectory, pathology)
-    bits = pd.Categorical(m.laterality, categories=list(SIDES)).codes             # 0 left, 1 right, 2 bilateral
-    keys, inv = np.unique(key, return_inverse=True)
-    seen = np.zeros((len(keys), 3), bool); seen[inv, bits] = True                 # which sides each key names
-    code = np.where(seen[:, 2] | (seen[:, 0] & seen[:, 1]), 2, np.where(seen[:, 1], 1, 0))
-    return _category_cube(keys // P, keys % P, code, len(tl.truth), T, P, s_of_doc, t_of_doc)
+# %% ../nbs/03_drift.ipynb #1b7c0a59
+def panel_disagreement(c:np.ndarray, K:int) -> tuple[np.ndarray, np.ndarray]:
+    "Per pathology: mean over studies of P(two teachers stating a value differ), and the number of such studies."
+    cnt = np.stack([(c == j).sum(1) for j in range(K)], -1)                      # (S, P, K)
+    n = cnt.sum(-1)
+    with np.errstate(invalid='ignore', divide='ignore'), warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)                            # a pathology nobody states
+        return np.nanmean(np.where(n >= 2, 1 - (cnt * (cnt - 1)).sum(-1) / (n * (n - 1)), np.nan), 0), (n >= 2).sum(0)
 
-def _change_cube(tl:TeacherLabels, T, t_of_doc, s_of_doc) -> np.ndarray:
-    m = tl.mentions
-    m = m[m.pathology.isin(TEMPORAL_FINDINGS) & m.temporal.isin(list(_CHANGE_MAP)) & ~tl.traj.refused.to_numpy()[m.doc.to_numpy()]]
-    m = m.sort_values(['doc', 'start'], kind='stable')
-    P = len(PATHOLOGIES)
-    key = m.doc.to_numpy() * P + _pcode(m.pathology)
-    keys, last = np.unique(key[::-1], return_index=True)                          # last mention of each key
-    code = m.temporal.map(_CHANGE_MAP).to_numpy()[::-1][last]
-    return _category_cube(keys // P, keys % P, code, len(tl.truth), T, P, s_of_doc, t_of_doc)
+# %% ../nbs/03_drift.ipynb #2d000013
+def _rate_rows(num, den, metric:str, teachers:list, pathologies:list, refs, refname:str) -> list:
+    "Tidy rows of the rates num / den (T, P) per teacher x pathology, then pooled over the pathologies per teacher."
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return [_rows(num / den, teachers, pathologies, metric, refs, den),
+                _rows(num.sum(1, keepdims=True) / den.sum(1, keepdims=True), teachers, [ALL], metric, refname,
+                      den.sum(1, keepdims=True))]
 
 # %% ../nbs/03_drift.ipynb #a4039009
 def categorical_metrics(c:np.ndarray,        # (S, T, P) category codes, NaN = not stated
                         truth:np.ndarray,    # (S, P) reference codes from the ground truth, NaN = none
                         K:int, teachers:list, pathologies:list,
-                        name:str,            # metric name of the match rate's complement ('laterality_disagreement' ...)
+                        name:str,            # metric name of the mismatch rate ('laterality_disagreement' ...)
                         flip:tuple|None=None,  # (a, b): also report the rate of stating b for a (or a for b)
                         match_name:str|None=None,  # report the match rate under this name instead of `name`
                         cols=None,           # pathology columns to report (default: those with any statement)
                        ) -> pd.DataFrame:
-    "Per teacher x pathology (and pooled per teacher, and per pathology across teachers) agreement of categorical statements."
-    has_truth = ~np.isnan(truth).all(0)
-    ref = np.where(has_truth, truth[:, None, :], loo_mode(c, K))
-    used = np.where(has_truth, 'truth', 'majority')
+    "Agreement of categorical statements per teacher x pathology, pooled per teacher, and across teachers."
+    ref, used = categorical_reference(c, truth, K)
     cols = np.flatnonzero(~np.isnan(c).all((0, 1))) if cols is None else np.asarray(cols)
-    T, out = len(teachers), []
+    T, out, pn = len(teachers), [], [pathologies[p] for p in cols]
+    refs, refname = np.broadcast_to(used[cols], (T, len(cols))), '+'.join(sorted(set(used[cols])))
     ok = ~np.isnan(c) & ~np.isnan(ref)
-    same = (c == ref) & ok
-    def add(num, den, metric, tn, pn, refn):
-        with np.errstate(invalid='ignore', divide='ignore'): out.append(_rows(num / den, tn, pn, metric, refn, den))
-    pn = [pathologies[p] for p in cols]
-    refname = '+'.join(sorted(set(used[cols]))) if len(cols) else ''
-    num, den = (ok & ~same).sum(0), ok.sum(0)
-    if match_name: add(den[:, cols] - num[:, cols], den[:, cols], match_name, teachers, pn, np.broadcast_to(used[cols], (T, len(cols))))
-    else: add(num[:, cols], den[:, cols], name, teachers, pn, np.broadcast_to(used[cols], (T, len(cols))))
-    pooled_num, pooled_den = num[:, cols].sum(1, keepdims=True), den[:, cols].sum(1, keepdims=True)
-    add(pooled_den - pooled_num if match_name else pooled_num, pooled_den, match_name or name, teachers, [ALL], refname)
+    num, den = (ok & (c != ref)).sum(0)[:, cols], ok.sum(0)[:, cols]          # differing statements, statements
+    out += _rate_rows(den - num if match_name else num, den, match_name or name, teachers, pn, refs, refname)
     if flip is not None:
-        a, b = flip
         sided = np.isin(c, flip) & np.isin(ref, flip)
-        fn_, fd = (sided & (c != ref)).sum(0), sided.sum(0)
-        add(fn_[:, cols], fd[:, cols], 'laterality_flip', teachers, pn, np.broadcast_to(used[cols], (T, len(cols))))
-        add(fn_[:, cols].sum(1, keepdims=True), fd[:, cols].sum(1, keepdims=True), 'laterality_flip', teachers, [ALL], refname)
-    cnt = np.stack([(c == j).sum(1) for j in range(K)], -1)                      # (S, P, K)
-    n = cnt.sum(-1)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        d = np.where(n >= 2, 1 - (cnt * (cnt - 1)).sum(-1) / (n * (n - 1)), np.nan)  # P(two teachers differ)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        add(np.nanmean(d[:, cols], 0)[None], (n[:, cols] >= 2).sum(0)[None], f"panel_{name}", [ALL], pn, '')
+        fn_, fd = (sided & (c != ref)).sum(0)[:, cols], sided.sum(0)[:, cols]
+        out += _rate_rows(fn_, fd, 'laterality_flip', teachers, pn, refs, refname)
+    d, n = panel_disagreement(c[..., cols], K)
+    out.append(_rows(d[None], [ALL], pn, f"panel_{name}", '', n[None]))
     return pd.concat(out, ignore_index=True)
 
-# %% ../nbs/03_drift.ipynb #fff1beda
-def _side_inputs(tl:TeacherLabels):
-    "The side cube (S, T, P) and the ground-truth sides (S, P), as codes 0 left / 1 right / 2 bilateral."
-    t_of_doc = pd.Categorical(tl.traj.teacher, categories=tl.teachers).codes
-    side = _side_cube(tl, len(tl.teachers), t_of_doc, tl.traj.study.to_numpy())
+# %% ../nbs/03_drift.ipynb #1b7c0a62
+def side_inputs(tl:TeacherLabels) -> tuple[np.ndarray, np.ndarray]:
+    "The side cube (S, T, P) and the ground-truth sides (S, P), both as LEFT / RIGHT / BILATERAL codes."
     truth = tl.laterality.apply(lambda c: c.map({s: i for i, s in enumerate(SIDES)})).to_numpy(float)
-    return side, truth
+    return side_cube(tl), truth
 
+# %% ../nbs/03_drift.ipynb #1b7c0a63
 def laterality_flip_counts(tl:TeacherLabels) -> tuple[np.ndarray, np.ndarray]:
-    "Per study and teacher: left/right statements naming the opposite side of the reference, and all such statements. (S, T) each"
-    side, truth = _side_inputs(tl)
-    has_truth = ~np.isnan(truth).all(0)
-    ref = np.where(has_truth, truth[:, None, :], loo_mode(side, 3))
-    sided = np.isin(side, (0, 1)) & np.isin(ref, (0, 1))
+    "Per study and teacher: left/right statements naming the opposite side of the reference, and all such. (S, T)"
+    side, truth = side_inputs(tl)
+    ref, _ = categorical_reference(side, truth, len(SIDES))
+    sided = np.isin(side, LATERAL) & np.isin(ref, LATERAL)
     return (sided & (side != ref)).sum(2), sided.sum(2)
 
+# %% ../nbs/03_drift.ipynb #fff1beda
 def side_and_change_metrics(tl:TeacherLabels) -> pd.DataFrame:
     "Laterality flip / disagreement and temporal accuracy per teacher and pathology (see `categorical_metrics`)."
-    T = len(tl.teachers)
-    t_of_doc = pd.Categorical(tl.traj.teacher, categories=tl.teachers).codes
-    s_of_doc = tl.traj.study.to_numpy()
-    side, lat_truth = _side_inputs(tl)
-    out = [categorical_metrics(side, lat_truth, 3, tl.teachers, PATHOLOGIES, 'laterality_disagreement', flip=(0, 1))]
-    change = _change_cube(tl, T, t_of_doc, s_of_doc)
+    side, lat_truth = side_inputs(tl)
+    out = [categorical_metrics(side, lat_truth, len(SIDES), tl.teachers, PATHOLOGIES, 'laterality_disagreement',
+                               flip=LATERAL)]
     tt = np.full((len(tl.truth), len(PATHOLOGIES)), np.nan)
-    for p in TEMPORAL_FINDINGS: tt[:, PATHOLOGIES.index(p)] = tl.temporal[p].map(_CHANGE_MAP).to_numpy(float)
+    for p in TEMPORAL_FINDINGS: tt[:, PATHOLOGIES.index(p)] = tl.temporal[p].map(CHANGE_CODES).to_numpy(float)
     cols = [PATHOLOGIES.index(p) for p in TEMPORAL_FINDINGS]
-    out.append(categorical_metrics(change, tt, 3, tl.teachers, PATHOLOGIES, 'temporal_disagreement',
+    out.append(categorical_metrics(change_cube(tl), tt, 3, tl.teachers, PATHOLOGIES, 'temporal_disagreement',
                                    match_name='temporal_accuracy', cols=cols))
     return pd.concat(out, ignore_index=True)
+
+# %% ../nbs/03_drift.ipynb #1b7c0a68
+def step_statements(tl:TeacherLabels,
+                    uncertain:str='positive',   # how a hedged finding counts (as in `binarize`)
+                    reference:str='auto',       # as in `reference_labels`
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
+    "Every scorable finding stated at a step: teacher, step, whether it contradicts the reference; the references used."
+    cube = tl.cube()
+    ref, used = reference_labels(cube, binarize(cube, uncertain), reference)
+    m = _stated(tl, lambda m: np.ones(len(m), bool))
+    t_of_doc, s_of_doc = doc_positions(tl)
+    d = m.doc.to_numpy()
+    lab = m.label.to_numpy(float)
+    lab[lab == UNCERTAIN] = UNCERTAIN_POLICIES[uncertain]
+    r = ref[s_of_doc[d], t_of_doc[d], _pcode(m.pathology)]
+    one_side = (lab == 0) & (r == 1) & m.laterality.isin(['left', 'right']).to_numpy()   # "no effusion on the right"
+    ok = ~np.isnan(lab) & ~np.isnan(r) & ~one_side
+    teacher = np.asarray(tl.teachers, object)[t_of_doc[d]][ok] if len(d) else []
+    return pd.DataFrame({'teacher': teacher, 'step': m.sentence.to_numpy()[ok], 'contradicts': (lab != r)[ok]}), used
 
 # %% ../nbs/03_drift.ipynb #a49fe2ca
 def step_drift(tl:TeacherLabels,
@@ -436,21 +550,8 @@ def step_drift(tl:TeacherLabels,
                max_step:int|None=None,     # pool steps from this index on into one (None: keep all)
               ) -> pd.DataFrame:
     "Per teacher and step index: findings stated and the share contradicting the study-level reference (tidy)."
-    cube = tl.cube()
-    y = binarize(cube, uncertain)
-    ref, used = reference_labels(cube, y, reference)
-    m = tl.mentions
-    m = m[~tl.traj.refused.to_numpy()[m.doc.to_numpy()]]
-    s = tl.traj.study.to_numpy()[m.doc.to_numpy()]
-    t = pd.Categorical(tl.traj.teacher, categories=tl.teachers).codes[m.doc.to_numpy()]
-    p = _pcode(m.pathology)
-    lab = m.label.to_numpy(float); lab[lab == -1] = UNCERTAIN_POLICIES[uncertain]
-    r = ref[s, t, p]
-    ok = ~np.isnan(lab) & ~np.isnan(r)
-    ok &= ~((lab == 0) & (r == 1) & m.laterality.isin(['left', 'right']).to_numpy())   # "no effusion on the right": one side only
-    step = m.sentence.to_numpy() if max_step is None else np.minimum(m.sentence.to_numpy(), max_step)
-    df = pd.DataFrame({'teacher': np.asarray(tl.teachers, object)[t][ok] if len(t) else [], 'step': step[ok],
-                       'contradicts': (lab != r)[ok]})
+    df, used = step_statements(tl, uncertain, reference)
+    if max_step is not None: df['step'] = np.minimum(df.step, max_step)
     g = df.groupby(['teacher', 'step']).contradicts.agg(['mean', 'size']).reset_index()
     a = df.groupby('step').contradicts.agg(['mean', 'size']).reset_index().assign(teacher=ALL)
     g = pd.concat([g, a], ignore_index=True).rename(columns={'mean': 'contradiction_rate', 'size': 'n'})
@@ -460,24 +561,24 @@ def step_drift(tl:TeacherLabels,
 # %% ../nbs/03_drift.ipynb #343e86c3
 STREAM_METRICS = ('accuracy', 'sensitivity', 'specificity', 'positive_rate', 'hedging_rate', 'refusal_rate')
 
+# %% ../nbs/03_drift.ipynb #30000004
 def stream_counts(cube:LabelCube, uncertain:str='positive', unmentioned:str='negative', reference:str='auto',
                   pathologies=None,  # restrict the label metrics to these pathologies (default: all)
                  ) -> dict:
-    "Per study and teacher, successes and trials of every stream metric, studies in stream order: {metric: (num, den)}, each (S, T)."
+    "Per study and teacher, successes and trials of every stream metric, in stream order: {metric: (num, den)}."
     y = binarize(cube, uncertain, unmentioned)
     ref, _ = reference_labels(cube, y, reference)
+    raw_f = findings_only(cube.raw, cube.pathologies)
     if pathologies is not None:
-        cols = [list(cube.pathologies).index(p) for p in ([pathologies] if isinstance(pathologies, str) else pathologies)]
+        names = [pathologies] if isinstance(pathologies, str) else pathologies
+        cols = [list(cube.pathologies).index(p) for p in names]
         y, ref = y[..., cols], ref[..., cols]
-    ok = ~np.isnan(y) & ~np.isnan(ref)
-    yp, rp = (y == 1) & ok, (ref == 1) & ok
-    tp, fn = (yp & rp).sum(2), (~yp & rp).sum(2)
-    fp, tn = (yp & ~rp & ok).sum(2), (~yp & ~rp & ok).sum(2)
-    raw_f = np.delete(cube.raw, list(cube.pathologies).index('No Finding'), axis=2)   # findings only
-    if pathologies is not None: raw_f = cube.raw[..., [c for c in cols if cube.pathologies[c] != 'No Finding']]
-    out = {'accuracy': (tp + tn, ok.sum(2)), 'sensitivity': (tp, tp + fn), 'specificity': (tn, tn + fp),
+        raw_f = cube.raw[..., [c for c in cols if cube.pathologies[c] != 'No Finding']]
+    c = confusion(y, ref, axis=2)                                                  # (S, T) each
+    out = {'accuracy': (c['tp'] + c['tn'], (~np.isnan(y) & ~np.isnan(ref)).sum(2)),
+           'sensitivity': (c['tp'], c['tp'] + c['fn']), 'specificity': (c['tn'], c['tn'] + c['fp']),
            'positive_rate': ((y == 1).sum(2), (~np.isnan(y)).sum(2)),
-           'hedging_rate': ((raw_f == -1).sum(2), ((raw_f == 1) | (raw_f == -1)).sum(2)),
+           'hedging_rate': ((raw_f == UNCERTAIN).sum(2), ((raw_f == 1) | (raw_f == UNCERTAIN)).sum(2)),
            'refusal_rate': ((cube.wrote & ~cube.present).astype(int), cube.wrote.astype(int))}
     o = np.argsort(cube.order, kind='stable')
     return {k: (num[o], den[o]) for k, (num, den) in out.items()}
@@ -503,39 +604,54 @@ def change_point(num:np.ndarray,   # (S,) successes per study, in stream order
     return dict(split=j + 1, before=X[j] / N[j], after=(x - X[j]) / (n - N[j]), statistic=stat,
                 p_value=float(stats.kstwobign.sf(stat)), trials=n)
 
+# %% ../nbs/03_drift.ipynb #1b7c0a74
+def rolling_rates(num:np.ndarray, den:np.ndarray, keep:np.ndarray, window:int) -> tuple[np.ndarray, np.ndarray]:
+    "Rates over the last `window` studies ending at each position in `keep`, and their trials. (len(keep), T) each"
+    cn, cd = np.cumsum(num, 0), np.cumsum(den, 0)                       # (S, T)
+    lo = np.maximum(keep - window, -1)
+    rn = cn[keep] - np.where(lo[:, None] >= 0, cn[np.maximum(lo, 0)], 0)
+    rd = cd[keep] - np.where(lo[:, None] >= 0, cd[np.maximum(lo, 0)], 0)
+    with np.errstate(invalid='ignore', divide='ignore'): return rn / rd, rd
+
+# %% ../nbs/03_drift.ipynb #2d000010
+def change_point_table(counts:dict,     # {metric: (successes, trials)}, each (S, T) in stream order
+                       teachers:list,   # T names
+                       pos:np.ndarray,  # (S,) stream position of each study, sorted
+                      ) -> pd.DataFrame:
+    "One `change_point` per teacher and metric: where (`change_at`, a stream position), rates before/after, p."
+    rows = []
+    for metric, (num, den) in counts.items():
+        for t, name in enumerate(teachers):
+            c = change_point(num[:, t], den[:, t])
+            rows.append(dict(teacher=name, metric=metric, change_at=pos[c['split']] if c['split'] > 0 else np.nan, **c))
+    return pd.DataFrame(rows)
+
 # %% ../nbs/03_drift.ipynb #100ddb9f
 def stream_drift(cube:LabelCube,
                  window:int|None=None,     # studies per rolling window (default: max(20, S // 20))
                  points:int=200,           # rolling values kept per series
                  uncertain:str='positive', unmentioned:str='negative', reference:str='auto',
-                 extra:dict|None=None,     # more series: {metric: (successes, trials)}, each (S, T) in the cube's study order
+                 extra:dict|None=None,     # more series {metric: (successes, trials)}, (S, T) in the cube's order
                  pathologies=None,         # restrict the label metrics to these pathologies (default: all)
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Rolling-window rates over the stream (tidy) and a change-point estimate per teacher and metric."
-    S = cube.shape[0]
+    S, T = cube.shape[0], len(cube.teachers)
     window = window or max(20, S // 20)
     counts = stream_counts(cube, uncertain, unmentioned, reference, pathologies)
     o = np.argsort(cube.order, kind='stable')
     counts.update({k: (np.asarray(a)[o], np.asarray(b)[o]) for k, (a, b) in (extra or {}).items()})
     pos = np.sort(cube.order)
     keep = np.unique(np.linspace(min(window, S) - 1, S - 1, min(points, S)).astype(int)) if S else np.zeros(0, int)
-    roll, cps = [], []
+    roll = []
     for metric, (num, den) in counts.items():
-        cn, cd = np.cumsum(num, 0), np.cumsum(den, 0)                       # (S, T)
-        lo = np.maximum(keep - window, -1)
-        rn = cn[keep] - np.where(lo[:, None] >= 0, cn[np.maximum(lo, 0)], 0)
-        rd = cd[keep] - np.where(lo[:, None] >= 0, cd[np.maximum(lo, 0)], 0)
-        with np.errstate(invalid='ignore', divide='ignore'): r = rn / rd
-        roll.append(pd.DataFrame({'position': np.repeat(pos[keep], len(cube.teachers)), 'teacher': np.tile(cube.teachers, len(keep)),
+        r, rd = rolling_rates(num, den, keep, window)
+        roll.append(pd.DataFrame({'position': np.repeat(pos[keep], T), 'teacher': np.tile(cube.teachers, len(keep)),
                                   'metric': metric, 'value': r.ravel(), 'n': rd.ravel()}))
-        for t, name in enumerate(cube.teachers):
-            c = change_point(num[:, t], den[:, t])
-            cps.append(dict(teacher=name, metric=metric, change_at=pos[c['split']] if c['split'] > 0 else np.nan, **c))
-    return pd.concat(roll, ignore_index=True), pd.DataFrame(cps)
+    return pd.concat(roll, ignore_index=True), change_point_table(counts, cube.teachers, pos)
 
 # %% ../nbs/03_drift.ipynb #303742f7
 def teacher_pathology_table(studies,                   # Study objects, or a `TeacherLabels` from `teacher_labels`
-                            source:str='text',         # 'text' (label the text) or 'labels' (Trajectory.labels where present)
+                            source:str='text',         # 'text' (label the text) or 'labels' (stored labels)
                             uncertain:str='positive',  # how -1 counts: 'positive' (U-Ones) | 'negative' | 'exclude'
                             unmentioned:str='negative',# how an unnamed finding counts: 'negative' | 'exclude'
                             reference:str='auto',      # 'truth' | 'majority' (leave-one-teacher-out) | 'auto'
@@ -560,16 +676,6 @@ class DriftReport:
     n_trajectories: int = 0
     options: dict = field(default_factory=dict)
 
-    def metric(self, metric:str) -> pd.DataFrame:
-        "One per-teacher x pathology metric as a teacher x pathology matrix."
-        t = self.table.query('metric == @metric and teacher != @ALL and pathology != @ALL')
-        return t.pivot(index='teacher', columns='pathology', values='value').reindex(columns=[p for p in PATHOLOGIES if p in set(t.pathology)])
-
-    def ranking(self) -> pd.DataFrame:
-        "Pathologies ranked by pairwise disagreement between teachers (most disagreed first), with kappa and entropy."
-        t = self.table.query('teacher == @ALL and metric in ["disagreement", "fleiss_kappa", "label_entropy", "positive_rate"]')
-        return t.pivot(index='pathology', columns='metric', values='value').sort_values('disagreement', ascending=False)
-
 # %% ../nbs/03_drift.ipynb #d31965e5
 def drift_report(studies,                   # Study objects, or a `TeacherLabels`
                  source:str='text', uncertain:str='positive', unmentioned:str='negative', reference:str='auto',
@@ -588,30 +694,60 @@ def drift_report(studies,                   # Study objects, or a `TeacherLabels
     return DriftReport(table, agreement, steps, stream, cps, len(tl.truth), len(tl.traj),
                        dict(source=tl.source, uncertain=uncertain, unmentioned=unmentioned, reference=reference))
 
+# %% ../nbs/03_drift.ipynb #1b7c0a83
+@patch
+def metric(self:DriftReport, metric:str) -> pd.DataFrame:
+    "One per-teacher x pathology metric as a teacher x pathology matrix."
+    t = self.table.query('metric == @metric and teacher != @ALL and pathology != @ALL')
+    cols = [p for p in PATHOLOGIES if p in set(t.pathology)]
+    return t.pivot(index='teacher', columns='pathology', values='value').reindex(columns=cols)
+
+# %% ../nbs/03_drift.ipynb #1b7c0a86
+RANKING_METRICS = ["disagreement", "fleiss_kappa", "label_entropy", "positive_rate"]   # the columns of `ranking`
+
+# %% ../nbs/03_drift.ipynb #30000006
+@patch
+def ranking(self:DriftReport) -> pd.DataFrame:
+    "Pathologies ranked by pairwise disagreement between teachers (most disagreed first), with kappa and entropy."
+    t = self.table.query('teacher == @ALL and metric in @RANKING_METRICS')
+    return t.pivot(index='pathology', columns='metric', values='value').sort_values('disagreement', ascending=False)
+
 # %% ../nbs/03_drift.ipynb #9a82ffbd
 def _fmt(x, d=2): return '  -' if pd.isna(x) else f"{x:.{d}f}"
 
-def _summary(self:DriftReport, top:int=5, alpha:float=.001) -> str:
-    "A few lines for the terminal."
+# %% ../nbs/03_drift.ipynb #2d000009
+def _teacher_lines(self:DriftReport) -> list[str]:
+    "One line per teacher: recall, precision, similarity, kappa, refusals, hedging, and the reference."
     t = self.table
-    L = [f"{self.n_studies} studies, {self.n_trajectories} trajectories, {len(self.agreement)} teachers "
-         f"(uncertain={self.options.get('uncertain')}, unmentioned={self.options.get('unmentioned')})", '',
-         'most disagreed pathologies (pairwise disagreement, Fleiss kappa):']
-    for p, r in self.ranking().head(top).iterrows():
-        L.append(f"  {p:<28} {_fmt(r.disagreement, 3)}  kappa {_fmt(r.fleiss_kappa)}")
     per = t[t.pathology == ALL].pivot(index='teacher', columns='metric', values='value')
     refs = t[(t.pathology == ALL) & (t.metric == 'recall')].set_index('teacher').reference
     w = max([26, *map(len, per.index)])
-    L += ['', f"  {'teacher':<{w}} {'recall':>6} {'prec.':>6} {'sim.':>6} {'kappa':>6} {'refusal':>8} {'hedged':>7}  reference"]
-    for name, r in per.iterrows():
-        L.append(f"  {name:<{w}} {_fmt(r.get('recall')):>6} {_fmt(r.get('precision')):>6} {_fmt(r.get('similarity')):>6} "
-                 f"{_fmt(r.get('mean_kappa')):>6} {_fmt(r.get('refusal_rate')):>8} {_fmt(r.get('hedging_rate')):>7}  {refs.get(name, '')}")
+    cols = [('recall', 6), ('precision', 6), ('similarity', 6), ('mean_kappa', 6), ('refusal_rate', 8),
+            ('hedging_rate', 7)]
+    head = f"  {'teacher':<{w}} {'recall':>6} {'prec.':>6} {'sim.':>6} {'kappa':>6} {'refusal':>8} {'hedged':>7}"
+    return [head + '  reference'] + [
+        f"  {name:<{w}} " + ' '.join(f"{_fmt(r.get(c)):>{n}}" for c, n in cols) + f"  {refs.get(name, '')}"
+        for name, r in per.iterrows()]
+
+# %% ../nbs/03_drift.ipynb #2f000005
+def _change_lines(self:DriftReport, top:int, alpha:float) -> list[str]:
+    "The `top` most significant changes over the stream (CUSUM p < alpha), one line each."
     cp = self.change_points.query('p_value < @alpha').sort_values('p_value')
-    L += ['', f"changes over the stream (CUSUM p < {alpha}):" if len(cp) else f"no change over the stream at p < {alpha}"]
-    for _, r in cp.head(top).iterrows():
-        L.append(f"  {r.teacher:<{w}} {r.metric:<15} {_fmt(r.before)} -> {_fmt(r.after)} at study {int(r.change_at)} (p={r.p_value:.1g})")
-    return '\n'.join(L)
-DriftReport.summary = _summary
+    w = max([26, *map(len, self.agreement.index)])
+    head = f"changes over the stream (CUSUM p < {alpha}):" if len(cp) else f"no change over the stream at p < {alpha}"
+    return [head] + [f"  {r.teacher:<{w}} {r.metric:<15} {_fmt(r.before)} -> {_fmt(r.after)} at study "
+                     f"{int(r.change_at)} (p={r.p_value:.1g})" for _, r in cp.head(top).iterrows()]
+
+# %% ../nbs/03_drift.ipynb #1b7c0a89
+@patch
+def summary(self:DriftReport, top:int=5, alpha:float=.001) -> str:
+    "A few lines for the terminal."
+    L = [f"{self.n_studies} studies, {self.n_trajectories} trajectories, {len(self.agreement)} teachers "
+         f"(uncertain={self.options.get('uncertain')}, unmentioned={self.options.get('unmentioned')})", '',
+         'most disagreed pathologies (pairwise disagreement, Fleiss kappa):']
+    L += [f"  {p:<28} {_fmt(r.disagreement, 3)}  kappa {_fmt(r.fleiss_kappa)}"
+          for p, r in self.ranking().head(top).iterrows()]
+    return '\n'.join(L + [''] + _teacher_lines(self) + [''] + _change_lines(self, top, alpha))
 
 # %% ../nbs/03_drift.ipynb #22a082c2
 from matplotlib.figure import Figure
@@ -619,6 +755,7 @@ from matplotlib.figure import Figure
 def _short(p): return {'Enlarged Cardiomediastinum': 'Enl. Cardiomed.', 'Support Devices': 'Support Dev.',
                        'Pleural Effusion': 'Pl. Effusion', 'Pleural Other': 'Pl. Other'}.get(p, p)
 
+# %% ../nbs/03_drift.ipynb #1b7c0a92
 def plot_heatmap(report:DriftReport,
                  metric:str='sensitivity',   # any per-teacher x pathology metric of the table
                  cmap:str='viridis') -> Figure:
@@ -630,7 +767,8 @@ def plot_heatmap(report:DriftReport,
     sns.heatmap(m.rename(columns=_short), ax=ax, annot=True, fmt='.2f', cmap=cmap, vmin=0, vmax=1,
                 annot_kws={'size': 7}, cbar_kws={'label': metric})
     refs = report.table.query('metric == @metric and teacher != @ALL').reference.unique()
-    ax.set_title(f"{metric} per teacher and pathology (reference: {', '.join(sorted(set(refs) - {''})) or 'none'})", fontsize=10)
+    used = ', '.join(sorted(set(refs) - {''})) or 'none'
+    ax.set_title(f"{metric} per teacher and pathology (reference: {used})", fontsize=10)
     ax.set_xlabel(''); ax.set_ylabel('')
     return fig
 
@@ -670,7 +808,8 @@ def plot_step_drift(report:DriftReport, min_n:int=20) -> Figure:
         ax.plot(g.step + 1, g.contradiction_rate, marker='o', ms=3, label=name,
                 **({'color': 'k', 'lw': 2.5, 'ls': '--'} if name == ALL else {}))
     ax.set_xlabel('reasoning step'); ax.set_ylabel('findings contradicting the reference')
-    ax.set_title(f"drift along the reasoning (reference: {s.reference.iloc[0] if len(s) else '-'}; steps with ≥{min_n} findings)", fontsize=10)
+    ref = s.reference.iloc[0] if len(s) else '-'
+    ax.set_title(f"drift along the reasoning (reference: {ref}; steps with ≥{min_n} findings)", fontsize=10)
     if len(s): ax.legend(fontsize=7, ncol=2)
     return fig
 
@@ -688,7 +827,8 @@ def plot_stream(report:DriftReport,
             cp = report.change_points.query('teacher == @name and metric == @metric and p_value < @alpha')
             for x in cp.change_at: ax.axvline(x, color=line.get_color(), ls='--', lw=1)
         ax.set_ylabel(metric)
-    axes[0].legend(fontsize=7, ncol=2); axes[0].set_title('drift over the stream (rolling window; dashed: change point)', fontsize=10)
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].set_title('drift over the stream (rolling window; dashed: change point)', fontsize=10)
     axes[-1].set_xlabel('study position in the stream')
     return fig
 
@@ -696,7 +836,8 @@ def plot_stream(report:DriftReport,
 def plot_teacher_bars(report:DriftReport) -> Figure:
     "Per-teacher precision, recall and similarity to the consensus: the paper's picture of teacher drift."
     per = report.table.query('pathology == @ALL and metric in ["precision", "recall", "similarity"]')
-    m = per.pivot(index='teacher', columns='metric', values='value').reindex(report.agreement.index)[['precision', 'recall', 'similarity']]
+    m = per.pivot(index='teacher', columns='metric', values='value').reindex(report.agreement.index)
+    m = m[['precision', 'recall', 'similarity']]
     fig = Figure(figsize=(1.5 + 1.1 * len(m), 3.8), layout='constrained')
     ax = fig.subplots()
     x, w = np.arange(len(m)), .27
@@ -706,54 +847,6 @@ def plot_teacher_bars(report:DriftReport) -> Figure:
     ax.set_title(f"per-teacher precision / recall (vs {ref}) and similarity to the others' consensus", fontsize=10)
     ax.legend(fontsize=8, loc='lower right')
     return fig
-
-# %% ../nbs/03_drift.ipynb #d0857d94
-FIGURES = {'heatmap_sensitivity': lambda r: plot_heatmap(r, 'sensitivity'),
-           'heatmap_specificity': lambda r: plot_heatmap(r, 'specificity'),
-           'heatmap_positive_rate': lambda r: plot_heatmap(r, 'positive_rate', 'rocket_r'),
-           'agreement': plot_agreement, 'disagreement': plot_disagreement, 'steps': plot_step_drift,
-           'stream': lambda r: plot_stream(r, ('accuracy', 'sensitivity', 'refusal_rate', 'laterality_flip')), 'teachers': plot_teacher_bars}
-
-def save_report(report:DriftReport, out:str|Path, plots:bool=True) -> list[Path]:
-    "Write the tables (CSV), figures (PNG) and summary of `report` into directory `out`; the paths written."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, df in (('teacher_pathology', report.table), ('agreement', report.agreement), ('ranking', report.ranking()),
-                     ('steps', report.steps), ('stream', report.stream), ('change_points', report.change_points)):
-        df.to_csv(out/f"{name}.csv", index=name in ('agreement', 'ranking')); written.append(out/f"{name}.csv")
-    if plots:
-        for name, make in FIGURES.items():
-            fig = make(report); fig.savefig(out/f"{name}.png", dpi=110, bbox_inches='tight'); written.append(out/f"{name}.png")
-    (out/'summary.txt').write_text(report.summary() + '\n'); written.append(out/'summary.txt')
-    return written
-
-# %% ../nbs/03_drift.ipynb #e9ded5f6
-def drift_cmd(file:str,                    # an apo_kit JSONL file of studies with teacher trajectories
-              out:str='drift',             # directory for the CSV tables, PNG figures and summary.txt
-              source:str='text',           # 'text' (label the trajectories) or 'labels' (use stored Trajectory.labels)
-              uncertain:str='positive',    # how uncertain (-1) findings count: positive | negative | exclude
-              unmentioned:str='negative',  # how findings a text does not name count: negative | exclude
-              reference:str='auto',        # truth | majority (leave-one-teacher-out) | auto (truth where annotated)
-              window:int=0,                # rolling window over the stream, in studies (0: automatic)
-              n_jobs:int=1,                # labeler processes
-              no_plots:bool=False,         # write tables only
-             ) -> int:
-    "Teacher drift per pathology, per reasoning step and over the stream: tables, figures and a summary."
-    from apo_kit.data import DataError
-    if not Path(file).exists(): print(f"apo-kit drift: {file}: file not found", file=sys.stderr); return 1
-    try:
-        from tqdm.auto import tqdm
-        size = Path(file).stat().st_size
-        with tqdm(total=size, unit='B', unit_scale=True, desc='reading', disable=size < 20_000_000, file=sys.stderr) as bar:
-            studies = []
-            for st in iter_studies(file, check_images=False):
-                studies.append(st); bar.update(sum(len(t.text) for t in st.trajectories) + 200)
-        report = drift_report(studies, source, uncertain, unmentioned, reference, window or None, n_jobs=n_jobs, progress=True)
-    except (DataError, ValueError) as e: print(f"apo-kit drift: {file}: {e}" if not isinstance(e, DataError) else f"apo-kit drift: {e}", file=sys.stderr); return 1
-    written = save_report(report, out, plots=not no_plots)
-    print(report.summary())
-    print(f"\nwrote {len(written)} files to {out}/")
-    return 0
 
 # %% ../nbs/03_drift.ipynb #45ddce51
 def planted_vs_measured(sim,                     # an `apo_kit.simulate.Simulation`
@@ -766,5 +859,68 @@ def planted_vs_measured(sim,                     # an `apo_kit.simulate.Simulati
     col = f'{metric}_effective' if effective and f'{metric}_effective' in pt else metric
     w = np.where(pt.period == 0, sim.change_point, n - sim.change_point) / n
     planted = (pt.assign(v=pt[col] * w).groupby(['teacher', 'pathology']).v.sum().rename('planted'))
-    meas = table.query('metric == @metric and teacher != @ALL').set_index(['teacher', 'pathology']).value.rename('measured')
-    return pd.concat([planted, meas], axis=1, join='inner').reset_index()
+    meas = table.query('metric == @metric and teacher != @ALL').set_index(['teacher', 'pathology']).value
+    return pd.concat([planted, meas.rename('measured')], axis=1, join='inner').reset_index()
+
+# %% ../nbs/03_drift.ipynb #d0857d94
+FIGURES = {'heatmap_sensitivity': lambda r: plot_heatmap(r, 'sensitivity'),
+           'heatmap_specificity': lambda r: plot_heatmap(r, 'specificity'),
+           'heatmap_positive_rate': lambda r: plot_heatmap(r, 'positive_rate', 'rocket_r'),
+           'agreement': plot_agreement, 'disagreement': plot_disagreement, 'steps': plot_step_drift,
+           'stream': lambda r: plot_stream(r, ('accuracy', 'sensitivity', 'refusal_rate', 'laterality_flip')),
+           'teachers': plot_teacher_bars}
+FIGURE_DPI = 110   # resolution of the PNG files the CLI writes
+
+# %% ../nbs/03_drift.ipynb #1b7c0a95
+def save_report(report:DriftReport, out:str|Path, plots:bool=True) -> list[Path]:
+    "Write the tables (CSV), figures (PNG) and summary of `report` into directory `out`; the paths written."
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {'teacher_pathology': report.table, 'agreement': report.agreement, 'ranking': report.ranking(),
+              'steps': report.steps, 'stream': report.stream, 'change_points': report.change_points}
+    written = [out/f"{name}.csv" for name in tables]
+    for (name, df), path in zip(tables.items(), written): df.to_csv(path, index=name in ('agreement', 'ranking'))
+    for name, make in (FIGURES.items() if plots else ()):
+        make(report).savefig(out/f"{name}.png", dpi=FIGURE_DPI, bbox_inches='tight')
+        written.append(out/f"{name}.png")
+    (out/'summary.txt').write_text(report.summary() + '\n')
+    return written + [out/'summary.txt']
+
+# %% ../nbs/03_drift.ipynb #1b7c0a98
+def _read_studies(file:str) -> list:
+    "Every study of an apo_kit JSONL file, with a byte progress bar on stderr for large files."
+    from tqdm.auto import tqdm
+    size = Path(file).stat().st_size
+    studies = []
+    with tqdm(total=size, unit='B', unit_scale=True, desc='reading', disable=size < 20_000_000, file=sys.stderr) as bar:
+        for st in iter_studies(file, check_images=False):
+            studies.append(st)
+            bar.update(sum(len(t.text) for t in st.trajectories) + 200)
+    return studies
+
+# %% ../nbs/03_drift.ipynb #e9ded5f6
+def drift_cmd(file:str,                    # an apo_kit JSONL file of studies with teacher trajectories
+              out:str='drift',             # directory for the CSV tables, PNG figures and summary.txt
+              source:str='text',           # 'text' (label the trajectories) or 'labels' (stored Trajectory.labels)
+              uncertain:str='positive',    # how uncertain (-1) findings count: positive | negative | exclude
+              unmentioned:str='negative',  # how findings a text does not name count: negative | exclude
+              reference:str='auto',        # truth | majority (leave-one-teacher-out) | auto (truth where annotated)
+              window:int=0,                # rolling window over the stream, in studies (0: automatic)
+              n_jobs:int=1,                # labeler processes
+              no_plots:bool=False,         # write tables only
+             ) -> int:
+    "Teacher drift per pathology, per reasoning step and over the stream: tables, figures and a summary."
+    from apo_kit.data import DataError
+    if not Path(file).exists():
+        print(f"apo-kit drift: {file}: file not found", file=sys.stderr)
+        return 1
+    try:
+        report = drift_report(_read_studies(file), source, uncertain, unmentioned, reference, window or None,
+                              n_jobs=n_jobs, progress=True)
+    except (DataError, ValueError) as e:
+        print(f"apo-kit drift: {e}" if isinstance(e, DataError) else f"apo-kit drift: {file}: {e}", file=sys.stderr)
+        return 1
+    written = save_report(report, out, plots=not no_plots)
+    print(report.summary())
+    print(f"\nwrote {len(written)} files to {out}/")
+    return 0

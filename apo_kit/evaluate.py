@@ -11,24 +11,31 @@ from typing import Callable
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
 from .data import Study, Trajectory, PATHOLOGIES, TEMPORAL_FINDINGS, DataError
+from fastcore.basics import patch
 from .drift import (TeacherLabels, teacher_labels, binarize, loo_majority, split_counts, fleiss_kappa,
-                    pairwise_disagreement, _side_inputs, _change_cube, _CHANGE_MAP)
+                           pairwise_disagreement, side_inputs, change_cube, doc_positions, check_choice, REFERENCES,
+                           CHANGE_CODES, LATERAL, UNCERTAIN, UNCERTAIN_POLICIES)
+from .labels import label_texts
 
 # %% auto #0
 __all__ = ['STUDENT', 'FIVE', 'GROUPS', 'LOO', 'METRICS', 'NOT_SCORED', 'REPORT_METRICS', 'OTHER_TEACHERS', 'OKABE_ITO',
-           'MARKERS', 'asked', 'predict', 'read_predictions', 'with_student', 'Scoring', 'source_labels', 'scoring',
-           'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names', 'resample_weights',
-           'bootstrap', 'interval', 'coverage', 'classification_table', 'paired_differences', 'temporal_counts',
-           'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats', 'report_scores',
-           'unique_errors', 'lateral_sides', 'inheritance', 'copying_student', 'consensus_stability', 'stability_runs',
-           'plot_classification', 'plot_inheritance', 'EvaluationReport', 'report_differences', 'evaluation_report',
-           'save_evaluation', 'evaluate_cmd']
+           'MARKERS', 'FIGURE_METRICS', 'asked', 'read_predictions', 'with_student', 'Scoring', 'source_labels',
+           'scoring', 'confusion_counts', 'classification_metrics', 'group_metrics', 'group_names', 'resample_weights',
+           'bootstrap', 'interval', 'coverage', 'per_group', 'classification_table', 'paired_p', 'paired_differences',
+           'temporal_counts', 'temporal_table', 'r2gen_clean', 'meteor_scorer', 'bleu_from_stats', 'report_stats',
+           'report_pairs', 'report_scores', 'unique_errors', 'lateral_sides', 'inheritance', 'copying_student',
+           'run_votes', 'consensus_stability', 'plot_classification', 'plot_inheritance', 'EvaluationReport',
+           'report_differences', 'evaluation_report', 'study_prompts', 'predict', 'stability_runs', 'save_evaluation',
+           'evaluate_cmd']
 
 # %% ../nbs/08_evaluate.ipynb #e57ed29c
 STUDENT = 'student'    # the source name the student's predictions get
+
+# %% ../nbs/08_evaluate.ipynb #31000001
 FIVE = ('Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema', 'Pleural Effusion')  # the report-generation five
 GROUPS = {'five': FIVE, 'all 14': PATHOLOGIES}
 
+# %% ../nbs/08_evaluate.ipynb #2c000001
 def asked(traj:Trajectory, study_id:str='?') -> str:
     "How `traj` was asked: 'given' the diagnoses, 'blind' (without them), or 'unknown' (no meta['diagnoses_given'])."
     v = (traj.meta or {}).get('diagnoses_given')
@@ -37,50 +44,6 @@ def asked(traj:Trajectory, study_id:str='?') -> str:
         raise ValueError(f"study {study_id!r}, teacher {traj.teacher!r}: meta['diagnoses_given'] must be true or "
                          f"false, got {v!r}")
     return 'given' if v else 'blind'
-
-# %% ../nbs/08_evaluate.ipynb #ef624bf6
-def _prompts(studies, proc, vlm, system, budget):
-    "(study, messages, prompt tokens) for each study, longest first; a prompt over the budget is an error."
-    from apo_kit.models import study_messages, study_images
-    from apo_kit.consensus import chat_token_count, image_token_count
-    out = []
-    for s in studies:
-        msgs = study_messages(s, vlm, system)
-        n = chat_token_count(proc, msgs) + (image_token_count(proc, study_images(s)) if vlm and s.images else 0)
-        if n > budget:
-            raise ValueError(f"study {s.study_id!r}: the prompt takes {n} tokens, over the {budget} left for it")
-        out.append((s, msgs, n))
-    return sorted(out, key=lambda x: -x[2])
-
-# %% ../nbs/08_evaluate.ipynb #09b7ad65
-def predict(student:tuple,               # (model, tokenizer or processor), e.g. from `apo_kit.models.load_student`
-            studies,                     # held-out studies (unique ids); their trajectories are not shown
-            out_path:str|Path,           # JSONL output; an existing file is resumed
-            batch_size:int=8,            # studies per `generate` call (halved on CUDA out-of-memory)
-            max_new_tokens:int=256,      # answer length cap
-            do_sample:bool=False,        # greedy (False) or sampled with a seed per study
-            seed:int=0, temperature:float=0.7, top_p:float=0.95,
-            max_length:int|None=None,    # prompt + answer tokens; default: the student's context length
-            system:str|None=None,        # optional system message (use the one training used)
-            progress:bool=True,          # tqdm progress bar
-            before_generate:Callable|None=None, # hook(study_ids) before each generate call (tests)
-           ) -> list[dict]:
-    "The student's own trajectory for each study (its training prompt, no teacher context): batched and resumable."
-    from apo_kit.models import is_vlm                      # torch and transformers load here, not at import
-    from apo_kit.consensus import generation_settings, context_length, resume_generation, generate_jsonl
-    model, proc = student
-    vlm = is_vlm(proc) and is_vlm(model)
-    max_length = max_length or context_length(model, proc)
-    settings = {**generation_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens, max_length, vlm),
-                'task': 'predict', 'system': system}
-    studies = list(studies)
-    have = resume_generation(out_path, studies, settings)
-    todo = _prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
-    def records(batch, outs):
-        return [dict(study_id=s.study_id, text=text, prompt_tokens=n, new_tokens=k, finished=fin, generation=settings)
-                for (s, _, n), (text, k, fin, _) in zip(batch, outs)]
-    return generate_jsonl(model, proc, todo, out_path, records, len(studies), batch_size, max_new_tokens, do_sample,
-                          seed, temperature, top_p, vlm, before_generate, progress, desc='predict')
 
 # %% ../nbs/08_evaluate.ipynb #3a233230
 def _jsonl(path):
@@ -95,6 +58,7 @@ def _jsonl(path):
                 raise DataError(path, n, '<json>', msg) from None
     return out
 
+# %% ../nbs/08_evaluate.ipynb #2c000003
 def read_predictions(predictions) -> dict:
     "{study_id: text} from a JSONL file of records (`text` or `consensus`), a list of records, or a dict."
     if isinstance(predictions, dict): return {str(k): v for k, v in predictions.items()}
@@ -156,12 +120,35 @@ def source_labels(studies, predictions=None, student:str=STUDENT, source:str='te
     return tl
 
 # %% ../nbs/08_evaluate.ipynb #56a2ae84
-LOO = 'teacher majority (leave-one-out)'
+LOO = 'teacher majority (leave-one-out)'   # the reference's name where a pathology has no ground truth
 
+# %% ../nbs/08_evaluate.ipynb #2c000004
 def _asked_by_source(tl):
+    "How each source was asked: one kind, or 'mixed (...)' when its trajectories differ."
+
     d = tl.traj.groupby('teacher').asked.agg(lambda a: sorted(set(a)))
     return {s: (v[0] if len(v) == 1 else f"mixed ({', '.join(v)})") for s, v in d.items()}
 
+# %% ../nbs/08_evaluate.ipynb #2c000005
+def _given_mask(tl:TeacherLabels, unknown:str) -> np.ndarray:
+    "(S, T) True where a teacher trajectory was written with the diagnoses given (or unknown, if counted as given)."
+    s_of, t_of = tl.traj.study.to_numpy(), doc_positions(tl)[0]
+    hidden = np.isin(tl.traj.asked, ['given'] + (['unknown'] if unknown == 'given' else []))
+    mask = np.zeros((len(tl.truth), len(tl.teachers)), bool)
+    mask[s_of[hidden], t_of[hidden]] = True
+    return mask
+
+# %% ../nbs/08_evaluate.ipynb #2c000006
+def _majority_reference(votes:np.ndarray, teachers:list, student:str|None) -> np.ndarray:
+    "A teacher's: the other teachers' majority; the student's: all teachers' majority (NaN on ties). (S, T, P)"
+    ti = [i for i, t in enumerate(teachers) if t != student]                      # the teachers' columns
+    maj = np.full(votes.shape, np.nan)
+    maj[:, ti] = loo_majority(votes[:, ti])
+    k, n = split_counts(votes[:, ti])
+    if student is not None: maj[:, -1] = np.where(2 * k > n, 1.0, np.where(2 * k < n, 0.0, np.nan))
+    return maj
+
+# %% ../nbs/08_evaluate.ipynb #2c000007
 def scoring(tl:TeacherLabels,
             student:str|None=None,       # the student's source name (None: teachers only)
             uncertain:str='positive',    # -1 counts as 'positive' (report-generation convention), 'negative', 'exclude'
@@ -170,27 +157,18 @@ def scoring(tl:TeacherLabels,
             refusals:str='negative',     # a refusal states no finding ('negative') or is not scored ('exclude')
            ) -> Scoring:
     "The arrays every metric reads: labels (given-diagnoses teacher trajectories masked), references, sources."
-    if unknown not in ('blind', 'given'): raise ValueError(f"unknown must be 'blind' or 'given', got {unknown!r}")
-    if refusals not in ('negative', 'exclude'):
-        raise ValueError(f"refusals must be 'negative' or 'exclude', got {refusals!r}")
-    if reference not in ('auto', 'truth', 'majority'):
-        raise ValueError(f"reference must be 'auto', 'truth' or 'majority', got {reference!r}")
+    check_choice('unknown', unknown, ('blind', 'given'))
+    check_choice('refusals', refusals, ('negative', 'exclude'))
+    check_choice('reference', reference, REFERENCES)
     cube = tl.cube()
     y = binarize(cube, uncertain, 'negative')
     if refusals == 'negative': y[cube.wrote & ~cube.present] = 0.0                # a refusal names no finding
     S, T, P = y.shape
-    s_of, t_of = tl.traj.study.to_numpy(), pd.Categorical(tl.traj.teacher, categories=tl.teachers).codes
-    hidden = np.isin(tl.traj.asked, ['given'] + (['unknown'] if unknown == 'given' else []))
-    mask = np.zeros((S, T), bool); mask[s_of[hidden], t_of[hidden]] = True
+    mask = _given_mask(tl, unknown)
     votes, y = y.copy(), np.where(mask[..., None], np.nan, y)
-    ti = [i for i, t in enumerate(tl.teachers) if t != student]                    # the teachers' columns
     truth = binarize(replace(cube, raw=cube.truth[:, None], present=np.zeros((S, 1), bool)), uncertain)[:, 0]
     use_truth = (~np.isnan(truth).all(0)) if reference == 'auto' else np.full(P, reference == 'truth')
-    maj = np.full((S, T, P), np.nan)
-    maj[:, ti] = loo_majority(votes[:, ti])                                        # a teacher: the others' majority
-    k, n = split_counts(votes[:, ti])
-    if student is not None: maj[:, -1] = np.where(2 * k > n, 1.0, np.where(2 * k < n, 0.0, np.nan))  # all teachers
-    ref = np.where(use_truth, truth[:, None, :], maj)
+    ref = np.where(use_truth, truth[:, None, :], _majority_reference(votes, tl.teachers, student))
     scored = (cube.wrote if refusals == 'negative' else cube.present) & ~mask
     return Scoring(y, votes, ref, np.where(use_truth, 'truth', LOO), scored, _asked_by_source(tl), list(tl.teachers),
                    student, tl)
@@ -205,6 +183,7 @@ def confusion_counts(sc:Scoring) -> np.ndarray:
 # %% ../nbs/08_evaluate.ipynb #91869c98
 METRICS = ('accuracy', 'precision', 'recall', 'f1', 'sensitivity', 'specificity')
 
+# %% ../nbs/08_evaluate.ipynb #2c000008
 def classification_metrics(c:np.ndarray) -> dict:
     "The six metrics from counts (..., 4) = TP, FP, FN, TN (NaN where undefined)."
     tp, fp, fn, tn = np.moveaxis(np.asarray(c, float), -1, 0)
@@ -227,6 +206,7 @@ def group_metrics(c:np.ndarray,          # (..., P, 4) counts, P = len(PATHOLOGI
             cols.append({k: (micro[k], np.nanmean(per[k][..., idx], -1)) for k in METRICS})
     return {k: np.concatenate([per[k]] + [np.stack(cc[k], -1) for cc in cols], -1) for k in METRICS}
 
+# %% ../nbs/08_evaluate.ipynb #2c000009
 def group_names(groups:dict=GROUPS) -> list[str]:
     "Column names of `group_metrics`: the pathologies, then 'micro five', 'macro five', ..."
     return list(PATHOLOGIES) + [f"{a} {g}" for g in groups for a in ('micro', 'macro')]
@@ -238,6 +218,7 @@ def resample_weights(S:int, n_boot:int, seed:int=0, chunk:int=250):
     for lo in range(0, n_boot, chunk):
         yield rng.multinomial(S, np.full(S, 1 / S), size=min(chunk, n_boot - lo)).astype(np.float32)
 
+# %% ../nbs/08_evaluate.ipynb #2c000012
 def bootstrap(X:np.ndarray,              # (S, ...) per-study additive statistics
               stat:Callable,             # summed statistics (b, ...) -> dict of arrays (b, ...)
               n_boot:int=1000, seed:int=0,
@@ -249,6 +230,7 @@ def bootstrap(X:np.ndarray,              # (S, ...) per-study additive statistic
             for W in resample_weights(len(X), n_boot, seed)]
     return point, {k: np.concatenate([r[k] for r in reps]) for k in point}
 
+# %% ../nbs/08_evaluate.ipynb #2c000013
 def interval(reps:np.ndarray, level:float=.95) -> tuple[np.ndarray, np.ndarray]:
     "Percentile interval of bootstrap replicates along axis 0 (NaN replicates ignored)."
     with warnings.catch_warnings():
@@ -269,22 +251,32 @@ def coverage(true:dict,                  # {metric: true value}
     return {k: h / repeats for k, h in hits.items()}
 
 # %% ../nbs/08_evaluate.ipynb #c5b66dc1
-NOT_SCORED = 'given the diagnoses: not scored'
+NOT_SCORED = 'given the diagnoses: not scored'   # the table's word for a teacher that was shown the answer
 
+# %% ../nbs/08_evaluate.ipynb #2c000016
 def _ref_name(used):
-    u = sorted(set(used)); return u[0] if len(u) == 1 else ' + '.join(u)
+    "One name for the references of a group: the one used, or 'a + b'."
+    u = sorted(set(used))
+    return u[0] if len(u) == 1 else ' + '.join(u)
 
+# %% ../nbs/08_evaluate.ipynb #2f000010
+def per_group(a:np.ndarray,        # (S, T, P) per-study counts or indicators
+              groups:dict=GROUPS,  # name -> pathologies
+             ) -> np.ndarray:
+    "Sums over studies per source: per pathology, then per group twice (micro, macro); a study counts once per group."
+    idx = [[PATHOLOGIES.index(p) for p in ps] for ps in groups.values()]
+    return np.concatenate([a.sum(0)] + [np.repeat(a[..., i].max(-1).sum(0)[:, None], 2, 1) for i in idx], 1)
+
+# %% ../nbs/08_evaluate.ipynb #2c000017
 def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95,
                          groups:dict=GROUPS) -> tuple[pd.DataFrame, dict]:
     "Tidy table of the six metrics per source and pathology/group with bootstrap intervals; and the replicates."
     X = confusion_counts(sc)                                                    # (S, T, P, 4)
     point, reps = bootstrap(X, lambda c: group_metrics(c, groups), n_boot, seed)
-    cols, T = group_names(groups), len(sc.sources)
+    cols = group_names(groups)
+    n = per_group(X.sum(-1) > 0, groups)                                        # studies scored
+    pos = per_group(X[..., 0] + X[..., 2], groups)                              # reference positives (TP + FN)
     idx = [[PATHOLOGIES.index(p) for p in ps] for ps in groups.values()]
-    def per_col(a):                                                             # (S, T, P) -> (T, P + 2·groups)
-        return np.concatenate([a.sum(0)] + [np.repeat(a[..., i].max(-1).sum(0)[:, None], 2, 1) for i in idx], 1)
-    n = per_col(X.sum(-1) > 0)                                                  # studies scored
-    pos = per_col(X[..., 0] + X[..., 2])                                        # reference positives (TP + FN)
     refs = list(sc.reference) + [_ref_name(sc.reference[i]) for i in idx for _ in (0, 1)]
     rows = []
     for k in METRICS:
@@ -298,6 +290,13 @@ def classification_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.9
                                      'reference', 'asked'])
     return df, reps
 
+# %% ../nbs/08_evaluate.ipynb #2e000005
+def paired_p(d:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Two-sided p-value of paired replicate differences (B, ...): twice the share on the far side of zero; and B used."
+    with np.errstate(invalid='ignore'):
+        ok = (~np.isnan(d)).sum(0)
+        return np.minimum(1, 2 * np.minimum((d <= 0).sum(0), (d >= 0).sum(0)) / np.maximum(ok, 1)), ok
+
 # %% ../nbs/08_evaluate.ipynb #ee072fe0
 def paired_differences(sc:Scoring, table:pd.DataFrame, reps:dict, level:float=.95) -> pd.DataFrame:
     "Student minus each teacher, per metric and pathology/group: difference, paired-bootstrap interval, p-value, n."
@@ -309,10 +308,7 @@ def paired_differences(sc:Scoring, table:pd.DataFrame, reps:dict, level:float=.9
     for k in METRICS:
         for t, src in enumerate(sc.sources[:-1]):
             d = reps[k][:, s] - reps[k][:, t]                                   # (B, columns) paired replicates
-            lo, hi = interval(d, level)
-            with np.errstate(invalid='ignore'):
-                ok = (~np.isnan(d)).sum(0)
-                p = np.minimum(1, 2 * np.minimum((d <= 0).sum(0), (d >= 0).sum(0)) / np.maximum(ok, 1))
+            (lo, hi), (p, ok) = interval(d, level), paired_p(d)
             for j, col in enumerate(cols):
                 a, b = v.loc[(sc.student, col, k)], v.loc[(src, col, k)]
                 rows.append((src, col, k, a.value, b.value, a.value - b.value, lo[j], hi[j],
@@ -324,12 +320,12 @@ def paired_differences(sc:Scoring, table:pd.DataFrame, reps:dict, level:float=.9
 def temporal_counts(sc:Scoring) -> np.ndarray:
     "Per study, source and MS-CXR-T finding: (right, labelled) indicators. (S, T, 5, 2)"
     tl = sc.labels
-    t_of, s_of = pd.Categorical(tl.traj.teacher, categories=tl.teachers).codes, tl.traj.study.to_numpy()
-    change = _change_cube(tl, len(tl.teachers), t_of, s_of)[..., [PATHOLOGIES.index(p) for p in TEMPORAL_FINDINGS]]
-    truth = tl.temporal[list(TEMPORAL_FINDINGS)].apply(lambda c: c.map(_CHANGE_MAP)).to_numpy(float)[:, None, :]
+    change = change_cube(tl)[..., [PATHOLOGIES.index(p) for p in TEMPORAL_FINDINGS]]
+    truth = tl.temporal[list(TEMPORAL_FINDINGS)].apply(lambda c: c.map(CHANGE_CODES)).to_numpy(float)[:, None, :]
     has = ~np.isnan(truth) & sc.scored[..., None]
     return np.stack([has & (change == truth), has], -1).astype(np.float32)
 
+# %% ../nbs/08_evaluate.ipynb #2c000018
 def temporal_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> pd.DataFrame:
     "Temporal accuracy per source and finding, and averaged over findings, with bootstrap intervals and n."
     X = temporal_counts(sc)
@@ -348,9 +344,12 @@ def temporal_table(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> 
 
 # %% ../nbs/08_evaluate.ipynb #4beba913
 _LIST_NUMBERS = [('1. ', ''), ('. 2. ', '. '), ('. 3. ', '. '), ('. 4. ', '. '), ('. 5. ', '. '),
-                 (' 2. ', '. '), (' 3. ', '. '), (' 4. ', '. '), (' 5. ', '. ')]
+                 (' 2. ', '. '), (' 3. ', '. '), (' 4. ', '. '), (' 5. ', '. ')]    # R2Gen's list-number edits
+
+# %% ../nbs/08_evaluate.ipynb #31000002
 _DROP = re.compile(r'[.,?;*!%^&_+():-\[\]{}]')                 # R2Gen's class; ':-\[' is the range ':' .. '['
 
+# %% ../nbs/08_evaluate.ipynb #2c000019
 def r2gen_clean(text:str) -> str:
     "A report preprocessed with R2Gen's conventions (lower case, punctuation dropped, sentences joined by ' . ')."
     t = text.replace('\n', ' ')
@@ -363,8 +362,10 @@ def r2gen_clean(text:str) -> str:
 # %% ../nbs/08_evaluate.ipynb #377f8b06
 REPORT_METRICS = ('BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'METEOR', 'ROUGE-L', 'CIDEr')
 
+# %% ../nbs/08_evaluate.ipynb #31000003
 _METEOR = {}   # one jar per process: it spends ~20 s loading its paraphrase tables
 
+# %% ../nbs/08_evaluate.ipynb #2c000020
 def meteor_scorer():
     "pycocoevalcap's METEOR (its bundled jar on Java, started once); a clear error when Java is missing."
     if shutil.which('java') is None:
@@ -375,6 +376,7 @@ def meteor_scorer():
     if 'jar' not in _METEOR: _METEOR['jar'] = Meteor()
     return _METEOR['jar']
 
+# %% ../nbs/08_evaluate.ipynb #2c000021
 def _bleu_stats(gts, res):
     "Per-study BLEU sufficient statistics (S, 2 + 8): testlen, closest reflen, 4 guess and 4 correct counts."
     from pycocoevalcap.bleu.bleu_scorer import BleuScorer
@@ -383,6 +385,7 @@ def _bleu_stats(gts, res):
     return np.array([[c['testlen'], sc._single_reflen(c['reflen'], 'closest', c['testlen']), *c['guess'], *c['correct']]
                      for c in sc.ctest], float).reshape(-1, 10)
 
+# %% ../nbs/08_evaluate.ipynb #2c000022
 def bleu_from_stats(s:np.ndarray) -> np.ndarray:
     "Corpus BLEU-1..4 from summed statistics (..., 10), as pycocoevalcap's BleuScorer combines them. (..., 4)"
     tiny, small = 1e-15, 1e-9                                                   # pycocoevalcap's smoothing constants
@@ -417,34 +420,47 @@ def report_stats(hyps:list[str],          # one hypothesis per study
     return corpus, X
 
 # %% ../nbs/08_evaluate.ipynb #c422b238
-OTHER_TEACHERS = "other teachers' reports (leave-one-out)"
+OTHER_TEACHERS = "other teachers' reports (leave-one-out)"   # the reference where no radiologist report exists
 
+# %% ../nbs/08_evaluate.ipynb #2e000001
+def report_pairs(studies:list,    # Study objects
+                 text:dict,       # (study_id, source) -> text
+                 src:str,         # the source scored
+                 teachers:list,   # the teachers whose reports may serve as references
+                ) -> tuple[list, list, list, set]:
+    "For one source: positions of the studies it is scored on, its texts, their references, the reference kinds."
+    keep, hyps, refs, kinds = [], [], [], set()
+    for i, s in enumerate(studies):
+        if (s.study_id, src) not in text: continue
+        if s.reference_report: rs, kind = [s.reference_report], 'radiologist report'
+        else: rs, kind = [text[s.study_id, o] for o in teachers if o != src and (s.study_id, o) in text], OTHER_TEACHERS
+        if rs:
+            keep.append(i); hyps.append(text[s.study_id, src]); refs.append(rs); kinds.add(kind)
+    return keep, hyps, refs, kinds
+
+# %% ../nbs/08_evaluate.ipynb #2e000004
+def _report_stat(c:np.ndarray) -> dict:
+    "Report metrics from summed per-study statistics (..., 14): corpus BLEU-1..4, then mean METEOR, ROUGE-L, CIDEr."
+    b = bleu_from_stats(c[..., :10])
+    with np.errstate(invalid='ignore', divide='ignore'): means = c[..., 10:13] / c[..., 13:14]
+    return dict(zip(REPORT_METRICS, np.moveaxis(np.concatenate([b, means], -1), -1, 0)))
+
+# %% ../nbs/08_evaluate.ipynb #2c000023
 def report_scores(sc:Scoring, studies, n_boot:int=1000, seed:int=0, level:float=.95,
                   metrics=REPORT_METRICS) -> tuple[pd.DataFrame, dict]:
     "BLEU-1..4, METEOR, ROUGE-L, CIDEr per source with bootstrap intervals, n and the reference used; and replicates."
-    studies, T = list(studies), len(sc.sources)
+    studies = list(studies)
     text = {(s.study_id, t.teacher): t.text for s in studies for t in s.trajectories}
     teachers = [t for t in sc.sources if t != sc.student]
     rows, all_reps = [], {}
-    for t, src in enumerate(sc.sources):
-        keep, hyps, refs, kinds = [], [], [], set()
-        for i, s in enumerate(studies):
-            if (s.study_id, src) not in text: continue
-            if s.reference_report: rs, kind = [s.reference_report], 'radiologist report'
-            else:
-                rs = [text[s.study_id, o] for o in teachers if o != src and (s.study_id, o) in text]
-                kind = OTHER_TEACHERS
-            if rs: keep.append(i); hyps.append(text[s.study_id, src]); refs.append(rs); kinds.add(kind)
+    for src in sc.sources:
+        keep, hyps, refs, kinds = report_pairs(studies, text, src, teachers)
         corpus, X = report_stats(hyps, refs, metrics)
-        full = np.zeros((len(studies), 14)); full[keep, :13] = np.nan_to_num(X); full[keep, 13] = 1
-        def stat(c):
-            b = bleu_from_stats(c[..., :10])
-            with np.errstate(invalid='ignore', divide='ignore'): means = c[..., 10:13] / c[..., 13:14]
-            return dict(zip(REPORT_METRICS, np.moveaxis(np.concatenate([b, means], -1), -1, 0)))
-        _, reps = bootstrap(full, stat, n_boot, seed)
-        all_reps[src] = reps
+        full = np.zeros((len(studies), 14))                                  # per-study sums; column 13 counts
+        full[keep, :13], full[keep, 13] = np.nan_to_num(X), 1
+        _, all_reps[src] = bootstrap(full, _report_stat, n_boot, seed)
         for m in metrics:
-            lo, hi = interval(reps[m], level)
+            lo, hi = interval(all_reps[src][m], level)
             rows.append((src, m, corpus.get(m, np.nan), lo, hi, len(keep), _ref_name(kinds) if kinds else '',
                          sc.asked.get(src, '')))
     return pd.DataFrame(rows, columns=['source', 'metric', 'value', 'lo', 'hi', 'n', 'reference', 'asked']), all_reps
@@ -469,7 +485,9 @@ def _inheritance_stats(unique, same, s_wrong, eligible, stratum, K):
     student = np.concatenate([np.einsum('sp,spk->sk', (s_wrong & eligible).astype(np.float32), oh), oh.sum(1)], -1)
     return np.concatenate([per_u.reshape(S, -1), student], -1)
 
+# %% ../nbs/08_evaluate.ipynb #2c000024
 def _inheritance_stat(U, K):
+    "The statistic of `bootstrap` over `_inheritance_stats` sums: inheritance rate, chance and excess per teacher."
     def stat(c):
         per_u, st = c[:, :U * (2 + K)].reshape(len(c), U, 2 + K), c[:, U * (2 + K):]
         with np.errstate(invalid='ignore', divide='ignore'):
@@ -491,13 +509,13 @@ def _inheritance_rows(X, U, K, teachers, kind, n_boot, seed, level):
 # %% ../nbs/08_evaluate.ipynb #f5ec4410
 def lateral_sides(sc:Scoring) -> tuple[np.ndarray, np.ndarray]:
     "Left (0) / right (1) statements of every source (S, T, P; NaN: none or bilateral) and the reference side (S, P)."
-    side, truth = _side_inputs(sc.labels)
-    lr = np.where(np.isin(side, (0, 1)), side, np.nan)
+    side, truth = side_inputs(sc.labels)
+    lr = np.where(np.isin(side, LATERAL), side, np.nan)
     t = lr[:, :-1] if sc.student is not None else lr                          # the teachers
     left, right = (t == 0).sum(1), (t == 1).sum(1)
     mode = np.where(left > right, 0., np.where(right > left, 1., np.nan))
     ref = np.where(~np.isnan(truth).all(0), truth, mode)
-    return lr, np.where(np.isin(ref, (0, 1)), ref, np.nan)
+    return lr, np.where(np.isin(ref, LATERAL), ref, np.nan)
 
 # %% ../nbs/08_evaluate.ipynb #4fee9923
 def inheritance(sc:Scoring, n_boot:int=1000, seed:int=0, level:float=.95) -> pd.DataFrame:
@@ -530,19 +548,25 @@ def copying_student(studies, teacher:str, p:float, seed:int=0, name:str=STUDENT)
         out.append(replace(s, trajectories=[*s.trajectories, traj]))
     return out
 
+# %% ../nbs/08_evaluate.ipynb #2f000020
+def run_votes(preds:dict,              # run name -> {study_id: text}
+              uncertain:str='positive', # how a hedged finding counts (as in `apo_kit.drift.binarize`)
+              n_jobs:int=1) -> tuple[list, np.ndarray, np.ndarray]:
+    "The study ids all runs share, and per study and pathology: runs calling it present (k) and runs voting (n)."
+    ids = sorted(set.intersection(*(set(p) for p in preds.values())))
+    lab = np.stack([label_texts([p[i] for i in ids], n_jobs).to_numpy() for p in preds.values()], 1)  # (S, R, P)
+    y = np.where(np.isnan(lab), 0., lab)                                        # unmentioned = negative
+    y[y == UNCERTAIN] = UNCERTAIN_POLICIES[uncertain]
+    return ids, np.nansum(y, 1), (~np.isnan(y)).sum(1)
+
 # %% ../nbs/08_evaluate.ipynb #a5928a41
 def consensus_stability(runs:dict,             # run name -> consensus file, records or {study_id: text}
                         uncertain:str='positive', n_boot:int=1000, seed:int=0, level:float=.95,
                         n_jobs:int=1) -> pd.DataFrame:
     "Agreement of the consensus with itself across runs (orders, seeds), per pathology and pooled, on shared studies."
-    from apo_kit.labels import label_texts
     preds = {k: read_predictions(v) for k, v in runs.items()}
     if len(preds) < 2: raise ValueError("consensus_stability needs at least two runs")
-    ids = sorted(set.intersection(*(set(p) for p in preds.values())))
-    lab = np.stack([label_texts([p[i] for i in ids], n_jobs).to_numpy() for p in preds.values()], 1)  # (S, R, P)
-    y = np.where(np.isnan(lab), 0., lab)                                        # unmentioned = negative
-    y[y == -1] = {'positive': 1., 'negative': 0., 'exclude': np.nan}[uncertain]
-    k, n = np.nansum(y, 1), (~np.isnan(y)).sum(1)
+    ids, k, n = run_votes(preds, uncertain, n_jobs)
     a = 1 - pairwise_disagreement(k, n)                                         # (S, P) share of run pairs agreeing
     ok = ~np.isnan(a)
     X = np.stack([np.nan_to_num(a), ok], -1)                                    # (S, P, 2) sums, per study
@@ -554,24 +578,25 @@ def consensus_stability(runs:dict,             # run name -> consensus file, rec
     return pd.DataFrame({'pathology': [*PATHOLOGIES, 'all'], 'agreement': point['agreement'], 'lo': lo, 'hi': hi,
                          'fleiss_kappa': kappa, 'n': len(ids), 'runs': len(preds)})
 
-# %% ../nbs/08_evaluate.ipynb #93ec209a
-def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
-    "Stage 2's consensus for `studies` once per seed (each a new teacher order), resumable: {'seed N': records}."
-    from apo_kit.consensus import synthesize
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    return {f'seed {s}': synthesize(student, studies, out_dir/f'consensus-seed{s}.jsonl', seed=s, **kwargs)
-            for s in seeds}
-
 # %% ../nbs/08_evaluate.ipynb #a1313b3e
 OKABE_ITO = ('#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999')
+
+# %% ../nbs/08_evaluate.ipynb #31000004
 MARKERS = 'os^vDP<>Xph'
 
+# %% ../nbs/08_evaluate.ipynb #2c000025
 def _style(sources, student):
     out, i = {}, 0
     for s in sources:
         if s == student: out[s] = dict(color='black', marker='*', ms=9)
         else: out[s] = dict(color=OKABE_ITO[i % 8], marker=MARKERS[i % len(MARKERS)], ms=5); i += 1
     return out
+
+# %% ../nbs/08_evaluate.ipynb #2f000030
+def _row_labels(t:pd.DataFrame, rows:list) -> list[str]:
+    "Axis labels: each pathology (or group) with its n, its reference positives and its reference."
+    ns, pos, refs = (t.groupby('pathology')[c].max() for c in ('n', 'n_positive', 'reference'))
+    return [f"{p}\n(n={ns[p]}, {pos[p]} pos.; {refs[p].replace(LOO, 'teacher majority')})" for p in rows]
 
 # %% ../nbs/08_evaluate.ipynb #5480d8d2
 def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=STUDENT,
@@ -589,9 +614,7 @@ def plot_classification(table:pd.DataFrame, metric:str='f1', student:str|None=ST
         y = np.arange(len(rows)) + off[j]
         ax.errorbar(d.value, y, xerr=[d.value - d.lo, d.hi - d.value], ls='none', lw=1, capsize=0,
                     color=sty[src]['color'], marker=sty[src]['marker'], ms=sty[src]['ms'], label=src)
-    ns, pos, refs = (t.groupby('pathology')[c].max() for c in ('n', 'n_positive', 'reference'))
-    short = lambda r: r.replace(LOO, 'teacher majority')
-    ax.set_yticks(range(len(rows)), [f"{p}\n(n={ns[p]}, {pos[p]} pos.; {short(refs[p])})" for p in rows], fontsize=7)
+    ax.set_yticks(range(len(rows)), _row_labels(t, rows), fontsize=7)
     ax.invert_yaxis(); ax.set_xlim(-.02, 1.02); ax.set_xlabel(f"{metric} (dot: value; bar: 95% bootstrap interval)")
     ax.grid(axis='x', alpha=.3)
     ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1, .5), frameon=False)
@@ -630,24 +653,32 @@ class EvaluationReport:
     n_studies: int = 0
     options: dict = field(default_factory=dict)
 
-    def table(self, metric:str='f1', pathologies=(*FIVE, *group_names()[-4:])) -> pd.DataFrame:
-        "The paper's table: sources x pathologies, each cell 'value [lo, hi]', unscorable teachers said plainly."
-        t = self.classification.query('metric == @metric and pathology in @pathologies')
-        cell = t.apply(lambda r: NOT_SCORED if r.asked == NOT_SCORED else '-' if pd.isna(r.value)
-                       else f"{r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]", axis=1)
-        w = t.assign(cell=cell).pivot(index='source', columns='pathology', values='cell')
-        w = w.reindex(index=list(dict.fromkeys(t.source)), columns=[p for p in pathologies if p in w.columns])
-        n, pos = t.groupby('pathology').n.max(), t.groupby('pathology').n_positive.max()
-        w.columns = [f"{p} (n={n[p]}, {pos[p]} pos.)" for p in w.columns]
-        return w
+# %% ../nbs/08_evaluate.ipynb #2e000008
+@patch
+def table(self:EvaluationReport, metric:str='f1', pathologies=(*FIVE, *group_names()[-4:])) -> pd.DataFrame:
+    "The paper's table: sources x pathologies, each cell 'value [lo, hi]', unscorable teachers said plainly."
+    t = self.classification.query('metric == @metric and pathology in @pathologies')
+    cell = t.apply(lambda r: NOT_SCORED if r.asked == NOT_SCORED else '-' if pd.isna(r.value)
+                   else f"{r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]", axis=1)
+    w = t.assign(cell=cell).pivot(index='source', columns='pathology', values='cell')
+    w = w.reindex(index=list(dict.fromkeys(t.source)), columns=[p for p in pathologies if p in w.columns])
+    n, pos = t.groupby('pathology').n.max(), t.groupby('pathology').n_positive.max()
+    w.columns = [f"{p} (n={n[p]}, {pos[p]} pos.)" for p in w.columns]
+    return w
 
 # %% ../nbs/08_evaluate.ipynb #c3fd372b
-def _notes(sc, unknown):
-    notes, ref = [], set(sc.reference)
-    if LOO in ref:
+def _notes(sc:Scoring, unknown:str) -> list[str]:
+    "What a reader must know to trust the tables: missing truth, teachers not scored, teachers of unknown asking."
+    notes = []
+    if LOO in set(sc.reference):
         no = ', '.join(p for p, r in zip(PATHOLOGIES, sc.reference) if r != 'truth')
         notes.append(f"no ground truth for {no}: scored against the {LOO} (the student against all teachers' majority)")
-    teachers = [t for t in sc.sources if t != sc.student]
+    return notes + _asked_notes(sc, unknown)
+
+# %% ../nbs/08_evaluate.ipynb #2f000033
+def _asked_notes(sc:Scoring, unknown:str) -> list[str]:
+    "Notes on how the teachers were asked: given the diagnoses (not scored) or unknown."
+    notes, teachers = [], [t for t in sc.sources if t != sc.student]
     given = [t for t in teachers if sc.asked.get(t) == 'given']
     if given and len(given) == len(teachers):
         notes.append("every teacher trajectory was written with the diagnoses given: teacher accuracy cannot be "
@@ -668,9 +699,8 @@ def report_differences(rm:pd.DataFrame, reps:dict, student:str, level:float=.95)
     for t in [s for s in reps if s != student]:
         for m in rm.metric.unique():
             d = reps[student][m] - reps[t][m]
-            lo, hi = interval(d, level)
-            ok = (~np.isnan(d)).sum()
-            p = min(1, 2 * min((d <= 0).sum(), (d >= 0).sum()) / max(ok, 1)) if ok else np.nan
+            (lo, hi), (p, ok) = interval(d, level), paired_p(d)
+            p = float(p) if ok else np.nan
             a, b = v.loc[(student, m)], v.loc[(t, m)]
             rows.append((t, 'report text', m, a.value, b.value, a.value - b.value, lo, hi, p, int(min(a.n, b.n))))
     return pd.DataFrame(rows, columns=['teacher', 'pathology', 'metric', 'student', 'teacher_value', 'difference',
@@ -705,19 +735,22 @@ def evaluation_report(studies,                  # Study objects with the teacher
                             dict(uncertain=uncertain, reference=reference, unknown=unknown, refusals=refusals,
                                  n_boot=n_boot, seed=seed, level=level, source=source, student=sc.student))
 
+# %% ../nbs/08_evaluate.ipynb #33000001
+FIGURE_METRICS = ('f1', 'sensitivity', 'specificity')   # the metrics the report plots per pathology
+
 # %% ../nbs/08_evaluate.ipynb #e95fc842
-def _figures(self:EvaluationReport) -> dict:
+@patch
+def figures(self:EvaluationReport) -> dict:
     "The report's figures by name."
     st = self.options.get('student')
-    figs = {f'classification_{m}': plot_classification(self.classification, m, st)
-            for m in ('f1', 'sensitivity', 'specificity')}
+    figs = {f'classification_{m}': plot_classification(self.classification, m, st) for m in FIGURE_METRICS}
     if self.inheritance is not None:
         figs.update({f'inheritance_{k}': plot_inheritance(self.inheritance, k) for k in ('finding', 'laterality')})
     return figs
-EvaluationReport.figures = _figures
 
 # %% ../nbs/08_evaluate.ipynb #aad8c819
-def _summary(self:EvaluationReport) -> str:
+@patch
+def summary(self:EvaluationReport) -> str:
     "A few lines for the terminal."
     o = self.options
     L = [f"{self.n_studies} studies; uncertain={o['uncertain']}; {int(o['level'] * 100)}% bootstrap intervals over "
@@ -730,7 +763,58 @@ def _summary(self:EvaluationReport) -> str:
         L += [f"  {r.teacher:<32} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] p={r.p_value:.3g} n={r.n}"
               for r in d.itertuples()]
     return '\n'.join(L)
-EvaluationReport.summary = _summary
+
+# %% ../nbs/08_evaluate.ipynb #ef624bf6
+def study_prompts(studies, proc, vlm, system, budget):
+    "(study, messages, prompt tokens) for each study, longest first; a prompt over the budget is an error."
+    from apo_kit.models import study_messages, study_images
+    from apo_kit.consensus import chat_token_count, image_token_count
+    out = []
+    for s in studies:
+        msgs = study_messages(s, vlm, system)
+        n = chat_token_count(proc, msgs) + (image_token_count(proc, study_images(s)) if vlm and s.images else 0)
+        if n > budget:
+            raise ValueError(f"study {s.study_id!r}: the prompt takes {n} tokens, over the {budget} left for it")
+        out.append((s, msgs, n))
+    return sorted(out, key=lambda x: -x[2])
+
+# %% ../nbs/08_evaluate.ipynb #09b7ad65
+def predict(student:tuple,               # (model, tokenizer or processor), e.g. from `apo_kit.models.load_student`
+            studies,                     # held-out studies (unique ids); their trajectories are not shown
+            out_path:str|Path,           # JSONL output; an existing file is resumed
+            batch_size:int=8,            # studies per `generate` call (halved on CUDA out-of-memory)
+            max_new_tokens:int=256,      # answer length cap
+            do_sample:bool=False,        # greedy (False) or sampled with a seed per study
+            seed:int=0, temperature:float=0.7, top_p:float=0.95,
+            max_length:int|None=None,    # prompt + answer tokens; default: the student's context length
+            system:str|None=None,        # optional system message (use the one training used)
+            progress:bool=True,          # tqdm progress bar
+            before_generate:Callable|None=None, # hook(study_ids) before each generate call (tests)
+           ) -> list[dict]:
+    "The student's own trajectory for each study (its training prompt, no teacher context): batched and resumable."
+    from apo_kit.models import is_vlm                      # torch and transformers load here, not at import
+    from apo_kit.consensus import generation_settings, context_length, resume_generation, generate_jsonl
+    model, proc = student
+    vlm = is_vlm(proc) and is_vlm(model)
+    max_length = max_length or context_length(model, proc)
+    settings = {**generation_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens,
+                                      max_length, vlm), 'task': 'predict', 'system': system}
+    studies = list(studies)
+    have = resume_generation(out_path, studies, settings)
+    todo = study_prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
+    def records(batch, outs):
+        return [dict(study_id=s.study_id, text=text, prompt_tokens=n, new_tokens=k, finished=fin, generation=settings)
+                for (s, _, n), (text, k, fin, _) in zip(batch, outs)]
+    return generate_jsonl(model, proc, todo, out_path, records, len(studies), batch_size, max_new_tokens, do_sample,
+                          seed, temperature, top_p, vlm, before_generate, progress, desc='predict')
+
+# %% ../nbs/08_evaluate.ipynb #93ec209a
+def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
+    "Stage 2's consensus for `studies` once per seed (each a new teacher order), resumable: {'seed N': records}."
+    from apo_kit.consensus import synthesize
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    return {f'seed {s}': synthesize(student, studies, out_dir/f'consensus-seed{s}.jsonl', seed=s, **kwargs)
+            for s in seeds}
 
 # %% ../nbs/08_evaluate.ipynb #bebfd062
 def save_evaluation(report:EvaluationReport, out:str|Path, plots:bool=True) -> list[Path]:

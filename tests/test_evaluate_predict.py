@@ -18,7 +18,7 @@ def studies(): return load_studies(ROOT/'data_samples'/'nih_multimodel.jsonl', c
 
 def test_prompt_has_no_teacher_context(tiny, studies):
     model, tok = tiny
-    (s, msgs, n), *_ = E._prompts(studies[:1], tok, False, None, 10_000)
+    (s, msgs, n), *_ = E.study_prompts(studies[:1], tok, False, None, 10_000)
     eq_(msgs, study_messages(s, False))                                          # exactly the training prompt
     for t in s.trajectories: assert t.text[:40] not in json.dumps(msgs)
 
