@@ -5,7 +5,7 @@ padding-free, ...) to spread the noise of a shared machine; the table gives medi
     OMP_NUM_THREADS=1 python benchmarks/bench_spd.py                 # default: 2-4 minutes on an idle core, much longer on a shared one
     python benchmarks/bench_spd.py --steps 30 --repeats 5 --words 120 # longer, steadier
 """
-import argparse, os, statistics, sys, tempfile, time, warnings
+import argparse, dataclasses, os, statistics, sys, tempfile, time, warnings
 from pathlib import Path
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
@@ -22,7 +22,7 @@ from trl import SFTTrainer
 
 from apo_kit.data import load_studies
 from apo_kit.models import embedded_student, lora_config
-from apo_kit.spd import SPDConfig, spd_dataset, spd_trainer
+from apo_kit.spd import SPDSettings, spd_dataset, spd_trainer
 
 hf_logging.set_verbosity_error(); disable_progress_bar()
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,12 +51,12 @@ def run(kind, ds, plain, cfg):
         if kind == 'trl':
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(cfg.seed)
-                model = get_peft_model(model, lora_config(model, cfg.lora))
-            args = SPDConfig(**{**cfg.__dict__, 'output_dir': d}).sft_config()
+                model = get_peft_model(model, lora_config(model, cfg.lora_args or True))
+            args = cfg.sft_config(d)
             tr = SFTTrainer(model=model, args=args, train_dataset=plain, processing_class=tok, callbacks=[clock])
         else:
-            c = SPDConfig(**{**cfg.__dict__, 'output_dir': d, 'padding_free': kind == 'apo_kit padding-free'})
-            tr = spd_trainer((model, tok), ds, c, callbacks=[clock])
+            c = dataclasses.replace(cfg, padding_free=kind == 'apo_kit padding-free')
+            tr = spd_trainer((model, tok), ds, d, c, callbacks=[clock])
         tr.data_collator = counter = CountingCollator(tr.data_collator)
         tr.train()
     steps = len(clock.wall)
@@ -78,8 +78,8 @@ def main(argv=None):
         for t in s.trajectories: t.text = ' '.join(t.text.split()[:a.words])
     ds = spd_dataset(studies, verbose=False)
     plain = ds.remove_columns(['weight', 'teacher', 'study_id', 'refusal'])   # what TRL alone would be given
-    cfg = SPDConfig(lora=True, max_steps=a.steps, per_device_train_batch_size=a.batch, gradient_accumulation_steps=1,
-                    max_length=2304, logging_steps=10_000, save_steps=10_000, use_cpu=True, bf16=False)
+    cfg = SPDSettings(lora=True, max_steps=a.steps, per_device_train_batch_size=a.batch, gradient_accumulation_steps=1,
+                      max_length=2304, logging_steps=10_000, save_steps=10_000, use_cpu=True, bf16=False)
     t0 = time.perf_counter(); embedded_student(); load_s = time.perf_counter() - t0
 
     kinds = ['apo_kit', 'trl'] + ([] if a.no_padding_free else ['apo_kit padding-free'])

@@ -18,15 +18,15 @@ def worker(out, batch):
     from safetensors.torch import save_file
     from apo_kit.data import load_studies
     from apo_kit.models import tiny_student
-    from apo_kit.spd import SPDConfig, spd_dataset, spd_trainer
+    from apo_kit.spd import SPDSettings, spd_dataset, spd_trainer
     logging.getLogger('transformers').setLevel(logging.ERROR)
     ds = spd_dataset(load_studies(ROOT/'data_samples'/'nih_multimodel.jsonl'), verbose=False).select(range(4))
     ds = ds.map(lambda r, i: {'weight': [1.0, 3.0, 0.5, 2.0][i]}, with_indices=True)    # all 4 in the one step
-    cfg = SPDConfig(output_dir=out, lora=False, learning_rate=0.1, max_steps=1, weight_decay=0.0, max_grad_norm=1e9,
-                    per_device_train_batch_size=batch, gradient_accumulation_steps=1, max_length=128, use_cpu=True,
-                    bf16=False, save_steps=10_000, sft_args={'optim': 'sgd', 'disable_tqdm': True, 'ddp_timeout': 120,
-                              **({'ddp_backend': 'gloo'} if int(os.environ.get('WORLD_SIZE', 1)) > 1 else {})})
-    tr = spd_trainer(tiny_student('text'), ds, cfg)
+    cfg = SPDSettings(lora=False, learning_rate=0.1, max_steps=1, weight_decay=0.0, max_grad_norm=1e9,
+                      per_device_train_batch_size=batch, gradient_accumulation_steps=1, max_length=128, use_cpu=True,
+                      bf16=False, save_steps=10_000, sft_args={'optim': 'sgd', 'disable_tqdm': True, 'ddp_timeout': 120,
+                                **({'ddp_backend': 'gloo'} if int(os.environ.get('WORLD_SIZE', 1)) > 1 else {})})
+    tr = spd_trainer(tiny_student('text'), ds, out, cfg)
     tr.train()
     acc = tr.accelerator
     if acc.is_main_process:

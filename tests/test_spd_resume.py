@@ -14,17 +14,17 @@ from transformers import TrainerCallback
 from safetensors.torch import save_file
 from apo_kit.data import load_studies
 from apo_kit.models import tiny_student
-from apo_kit.spd import SPDConfig, spd_dataset, spd_trainer
+from apo_kit.spd import SPDSettings, spd_dataset, spd_trainer
 out, mode = sys.argv[1], sys.argv[2]
 studies = load_studies(sys.argv[3])
 ds = spd_dataset(studies, verbose=False).select(range(16))
 ds = ds.map(lambda r, i: {'weight': [1.0, 2.0, 0.5, 1.5][i % 4]}, with_indices=True)
-cfg = SPDConfig(output_dir=out, learning_rate=3e-3, max_steps=8, save_steps=2, per_device_train_batch_size=2,
-                gradient_accumulation_steps=2, max_length=128, use_cpu=True, bf16=False, logging_steps=100)
+cfg = SPDSettings(learning_rate=3e-3, max_steps=8, save_steps=2, per_device_train_batch_size=2,
+                  gradient_accumulation_steps=2, max_length=128, use_cpu=True, bf16=False, logging_steps=100)
 class Kill(TrainerCallback):
     def on_save(self, args, state, control, **kw):
         if mode == 'kill' and state.global_step == 4: os.kill(os.getpid(), signal.SIGKILL)   # no clean-up at all
-tr = spd_trainer(tiny_student('text'), ds, cfg, callbacks=[Kill()])
+tr = spd_trainer(tiny_student('text'), ds, out, cfg, callbacks=[Kill()])
 tr.train(resume_from_checkpoint=(mode == 'resume') or None)
 save_file({k: v.contiguous() for k, v in tr.model.state_dict().items() if 'lora_' in k}, os.path.join(out, 'final.safetensors'))
 '''
