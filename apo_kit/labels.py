@@ -30,6 +30,8 @@ _STEP_SEP = re.compile(  # every alternative starts with a newline or . ! ? so t
     r"|\n[ \t]*" + _MARK +                                                  # item at line start
     r"|(?P<p>[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<![Dd]r\.)\s+(?:" + _MARK + r")?"  # sentence end (+ item marker)
     r"|\n(?=[ \t]*[A-Z*#\u274c\u2717\u2718\u2716])")              # line break before a capitalised line (or a cross mark)
+
+# %% ../nbs/01_labels.ipynb #42d1e64f
 _START_MARK = re.compile(r"[ \t]*" + _MARK)
 _CHECK_SEP = re.compile(r"[ \t]+[\u2714\u2713\u2705]\ufe0f?[ \t]*(?=\*{0,2}[A-Z])")   # before a capitalised item
 _HEAD_BEFORE = re.compile(  # what may precede a ':' to make it a section header ("Findings", "**Impression", "Step 2")
@@ -48,6 +50,7 @@ def _header_seps(text):
     if 'tep' in text: out += [m.span() for m in _STEP_HEAD.finditer(text)]
     return out
 
+# %% ../nbs/01_labels.ipynb #661f14a4
 _ALNUM = re.compile(r"[^\W_]")
 
 def step_spans(text:str) -> list[tuple[int, int]]:
@@ -69,6 +72,7 @@ def step_spans(text:str) -> list[tuple[int, int]]:
         if _ALNUM.search(st): out.append((a, a + len(st)))
     return out
 
+# %% ../nbs/01_labels.ipynb #7670c575
 def split_steps(text:str) -> list[str]:
     "The trajectory as ordered reasoning steps: sentences, list items, section contents (headers dropped)."
     return [text[a:b] for a, b in step_spans(text)]
@@ -124,6 +128,8 @@ _STRUCTURE_PHRASES = {
                                    r'(?:widened|widening of the|enlarged|enlargement of the) (?:superior )?mediastinum', r'mediastinum', r'pericardial silhouette',
                                    r'(?:right )?paratracheal stripe'],
 }
+
+# %% ../nbs/01_labels.ipynb #1a33c2d6
 _QUAL = re.compile(  # qualifiers of a structure, strongest first within each kind
     r"(?P<norm>\bnormal\b|\bunremarkable\b|within (?:the )?normal limits|\bnot (?:\w+ )?(?:enlarged|widened)|upper limits? of normal|"
     r"\btop[- ]normal|\bupper[- ]normal|\bno (?:evidence of )?(?:enlargement|cardiomegaly|widening)|without (?:enlargement|widening))"
@@ -150,6 +156,7 @@ class LabelOptions:
     wedge_deformity_is_fracture:bool = False        # "wedge / compression deformity" -> Fracture; False: only "fracture"
     other_findings_block_no_finding:bool = False    # CheXpert labeler: emphysema, scoliosis... also block No Finding
 
+# %% ../nbs/01_labels.ipynb #44be8e2e
 OPTIONS = LabelOptions()
 
 def set_options(**kw) -> LabelOptions:
@@ -166,6 +173,7 @@ _NAMES = {p: f"g{i}" for i, p in enumerate(PATHOLOGIES)}
 _GROUP2PATH = {v: k for k, v in _NAMES.items()}
 def _alt(phrases): return '|'.join(phrases)
 
+# %% ../nbs/01_labels.ipynb #f2b7065c
 def _mention_regex(o:LabelOptions):
     "The one regular expression of every phrase, one named group per observation, under the options `o`."
     fp, other = {p: list(v) for p, v in _FINDING_PHRASES.items()}, list(_OTHER_FINDINGS)
@@ -190,12 +198,16 @@ _PRE_NEG_UNC = re.compile(
     r"reliably\s+|fully\s+|be\s+)*(?:exclude[ds]?|rule[ds]?\s+out|ruled\s+out|assess\w*|evaluat\w*|determin\w*)\b"
     r"|\bno new\b|\bnot\s+(?:be\s+)?(?:entirely\s+|completely\s+)?(?:excluded|ruled\s+out)\b|\bto (?:exclude|rule out)\b"
     r"|\bnot (?:well )?(?:appreciated|assessed|evaluated|visuali[sz]ed well)\b|\bpoorly (?:seen|visuali[sz]ed|evaluated|assessed)\b")
+
+# %% ../nbs/01_labels.ipynb #3bf5c118
 _NO_CHANGE = re.compile(  # "no" / "without" that qualify a change, not a finding
     r"\b(?:no|without|not)\s+(?:any\s+|significant\s+|appreciable\s+|substantial\s+|definite\s+|interval\s+|"
     r"relevant\s+|visible\s+|major\s+|further\s+|real\s+|much\s+)*(?:change[sd]?|increase[sd]?|decrease[sd]?|worsening|"
     r"improvement|progression|difference|growth|enlargement of the (?!heart|cardiac|mediastin))\b"
     r"|\b(?:has|have|had|is|are)\s+not\s+(?:yet\s+|fully\s+|completely\s+|entirely\s+)*(?:resolved|cleared|changed|improved)\b"
     r"|\b(?:not|no)\s+(?:yet\s+|fully\s+|completely\s+|entirely\s+)+(?:resolved|cleared)\b")
+
+# %% ../nbs/01_labels.ipynb #8637670a
 _NEG_PRE = re.compile(
     r"\b(?:no|not|without|nor|neither|never|negative for|free of|absence of|absent|lack of|rather than|"
     r"resolution of|resolved|removal of|removed|ruled out|rule out|rules out|clear of|cleared of|cleared)\b"
@@ -210,6 +222,8 @@ _NEG_POST = re.compile(
     r"visuali[sz]ed|demonstrated|evident|noted|detected|visible)"
     r"|(?:not|no longer)\s+(?:\w+\s+)?(?:seen|identified|visuali[sz]ed|demonstrated|evident|detected|present|visible)"
     r"|resolved|removed|ruled out|(?:is|are|was|were) excluded)\b")
+
+# %% ../nbs/01_labels.ipynb #5b9eae99
 _UNC_PRE = re.compile(
     r"\b(?:(?:may|might|could|can|would)\s+(?:also\s+|possibly\s+|potentially\s+)?(?:be|represent|reflect|indicate|"
     r"include|suggest|relate|have|signify|denote|correspond)|possibl[ey]|probabl[ey]|likely|presum\w*|question(?:able)?|"
@@ -222,6 +236,8 @@ _UNC_POST = re.compile(
     r"suspected|questioned|favou?red|suggested|considered|uncertain|in question|a consideration|not excluded|obscured|"
     r"(?:cannot|can ?not|can't|could not)\s+be\s+(?:entirely\s+|completely\s+)?(?:excluded|ruled out)|"
     r"(?:may|might|could|can)\s+(?:also\s+)?be\s+present|(?:probably|possibly|presumably|likely)\s+(?:present|noted|seen|there))\b")
+
+# %% ../nbs/01_labels.ipynb #da7443e1
 _ARTIFACT = re.compile(r"[^.;:]{0,50}?\b(?:(?:overlying|overlapping|superimposed)\s+(?:soft tissues?|breast|nipples?|vessels|"
                        r"vascular|bony|osseous)|artifact\w*|nipple shadows?)\b")   # "opacity ... likely due to overlying soft tissue"
 _ALTERNATIVE = re.compile(r"^[\s,]*(?:and/or|or|versus|vs\.?|or possibly|or less likely|or more likely)\s+(?:\w+[ -]){0,3}$")
@@ -229,18 +245,22 @@ _ALTERNATIVE = re.compile(r"^[\s,]*(?:and/or|or|versus|vs\.?|or possibly|or less
 # %% ../nbs/01_labels.ipynb #3633262a
 def _spans(rx, s): return [(m.start(), m.end()) for m in rx.finditer(s)]
 
+# %% ../nbs/01_labels.ipynb #a535a685
 def _clause(ends, a, b, n):
     "The clause (lo, hi) around the mention [a, b): from the last clause boundary before it to the first one after it."
     lo = max((e for s, e in ends if e <= a), default=0)
     hi = min((s for s, e in ends if s >= b), default=n)
     return lo, hi
 
+# %% ../nbs/01_labels.ipynb #bd64d731
 def _words(s): return len(s.split())
 
 # %% ../nbs/01_labels.ipynb #d3c14466
 _SEG_END = re.compile(r",|;|:|\.(?!\d)|\b(?:and|with|or|but|which|that|as well as|whereas|while|versus|vs)\b")
 _SIDE = re.compile(r"\b(?P<bilateral>(?:left|right) and (?:left|right)|both(?!\s+(?:on|at|in|of)\s+the\s+(?:left|right))|bilateral\w*|bibasilar|bibasal|biapical|"
                    r"bi-?basilar|bi-?apical)\b|\b(?P<left>left|lingula\w*|levo\w*)\b|\b(?P<right>right|dextro\w*)\b")
+
+# %% ../nbs/01_labels.ipynb #77d77850
 _TEMPORAL = re.compile(
     r"(?P<improving>\b(?:partial(?:ly)?|near(?:ly)?|almost|mostly|largely|incomplete(?:ly)?)\s+(?:resolved|resolution|cleared)"
     r"|\bnot\s+(?:yet\s+|fully\s+|completely\s+)*(?:resolved|cleared)\b"
@@ -257,6 +277,8 @@ _TEMPORAL = re.compile(
     r"appeared|since placed|recently placed)\b)"
     r"|(?P<resolved>\b(?:resolved|resolution|cleared|removed|removal|disappear\w*|no longer (?:\w+ )?(?:seen|present|"
     r"visible|evident|identified|visuali[sz]ed|demonstrated))\b)")
+
+# %% ../nbs/01_labels.ipynb #55d70b82
 _SEVERITY = re.compile(
     r"\b(?:(?P<trace>trace|tiny|minimal|minute|very small)|(?P<small>small|little)|(?P<mild>mild(?:ly)?|slight(?:ly)?|subtle)|"
     r"(?P<moderate>moderate(?:ly)?)|(?P<large>large|massive|sizeable|sizable|big|substantial)|"
@@ -270,6 +292,7 @@ def _np_bounds(s, a, b, lo, hi):
     m = _SEG_END.search(s, b, hi)
     return pre, (m.start() if m else hi)
 
+# %% ../nbs/01_labels.ipynb #b548abdf
 _BOTH = re.compile(r"\b(?:left|right)\s+and\s+(?:left|right)\b[\w\s-]*$")   # "right and left pleural effusions"
 
 _EXPLAINS = re.compile(r"(?:consistent with|compatible with|in keeping with|suggestive of|suggesting|representing|"
@@ -290,6 +313,7 @@ def _side_after(s, b, end, spans, path):
             return None if _words(s[m.end():x]) <= 3 and not _SEG_END.search(s, m.end(), x) else m.lastgroup
     return m.lastgroup
 
+# %% ../nbs/01_labels.ipynb #b920859f
 _PAREN_SIDE = re.compile(r"\s*\(\s*(?:on the |the |mainly |predominantly )?(?:(?P<bilateral>bilateral\w*|both\w*|bibasilar)|"
                          r"(?P<left>left)|(?P<right>right))\b")
 _COLON = re.compile(r"\s*(?:\([^)]{0,40}\)\s*)?(?::|\s[-\u2013\u2014]|\s=)\s*")   # "X:", "X -", "X \u2014", "X (...):"
@@ -315,6 +339,7 @@ def _laterality(s, a, b, p0, p1, spans=(), path=None):
         if sides: return sides[-1]
     return 'unspecified'
 
+# %% ../nbs/01_labels.ipynb #0ff89eee
 def _severity(s, a, b, p0, p1):
     sev = [m.lastgroup for m in _SEVERITY.finditer(s, max(p0, a - 40), a)]
     if sev and re.search(r"\bto\b|-", s[a-40 if a > 40 else 0:a]):   # "small to moderate", "moderate - to - large"
@@ -326,6 +351,7 @@ def _severity(s, a, b, p0, p1):
     m2 = r and _SEVERITY.match(s, m.end() + r.end())
     return max(m.lastgroup, m2.lastgroup, key=_SEV_ORDER.get) if m2 else m.lastgroup
 
+# %% ../nbs/01_labels.ipynb #7ac636dc
 _TEMP_END = re.compile(r"[;:()]|\.(?!\d)|\b(?:but|however|although|though|whereas|while|except)\b")
 
 def _temporal(s, a, b, p0, tends):
@@ -339,6 +365,7 @@ def _temporal(s, a, b, p0, tends):
         best, p1 = _nearest_change(s, p1, p1, p1, q1), q1   # first change word of that phrase (within 60 characters)
     return best
 
+# %% ../nbs/01_labels.ipynb #177fd85c
 def _nearest_change(s, a, b, lo, hi):
     best, dist = None, 61
     for m in _TEMPORAL.finditer(s, max(lo, a - 60), min(hi, b + 60)):
@@ -357,6 +384,8 @@ _SIGN = re.compile(  # radiographic signs that carry a side for the finding they
     r"|(?P<airspace>air[- ]?bronchograms?|silhouette sign)"
     r"|(?P<place>(?:lower|upper|mid|middle)[- ](?:zones?|lobes?|lungs?)|bases?|apex|apices|hemithorax|lung fields?|hemidiaphragm|"
     r"(?:(?:affected )?side|laterality|location)(?=[\s:]+(?:is |on |the |in |at )*(?:left|right|bilateral|both)\b)))\b")
+
+# %% ../nbs/01_labels.ipynb #30327d10
 SIGN_FINDINGS = {  # sign kind -> {finding it supports: +1 same side as the sign, -1 the opposite side}
     'effusion': {'Pleural Effusion': 1},
     'collapse': {'Atelectasis': 1},
@@ -364,6 +393,8 @@ SIGN_FINDINGS = {  # sign kind -> {finding it supports: +1 same side as the sign
     'air': {'Pneumothorax': 1},
     'airspace': {'Consolidation': 1, 'Pneumonia': 1, 'Lung Opacity': 1},
     'place': {}}                                                     # a bare location: only under a one-finding header
+
+# %% ../nbs/01_labels.ipynb #7d237eb3
 _SIGN_STOP = re.compile(r"[.;:()]|\b(?:but|whereas|while|however|and the|and a)\b")
 _TOWARD = re.compile(r"\s*(?:\w+\s+){0,3}?(?:(?P<to>toward|towards|to|into|on)|(?P<away>away from))\s+(?:the\s+)?"
                      r"(?:(?P<same>same|affected|ipsilateral|involved)|(?P<opp>opposite|contralateral|other|unaffected)|"
@@ -420,6 +451,7 @@ def _lower(s):
     if len(low) != len(s): low = ''.join(c.lower() if len(c.lower()) == 1 else c for c in s)
     return low.translate(_MARKUP)
 
+# %% ../nbs/01_labels.ipynb #703e07c1
 def _label(s, a, b, lo, hi, cues):
     "Label (1/0/-1) of the mention [a, b) in clause [lo, hi) given the cue spans; and whether a 'resolved' cue negated it."
     pnu, noch, npre, npost, upre, upost = cues
@@ -438,6 +470,7 @@ def _label(s, a, b, lo, hi, cues):
     if any(',' not in s[b:c[0]] and _words(s[b:c[0]]) <= 6 for c in inside(upost, b, hi)): return -1
     return 1
 
+# %% ../nbs/01_labels.ipynb #9c066083
 _STRUCT_END = re.compile(r"[,;:()]|\.(?!\d)|\b(?:but|however|whereas|while|with|demonstrat\w*|showing|including|noting|"
                          r"and (?:the|there|lungs?|no|a|an))\b")   # "contours are stable demonstrating cardiomegaly"
 
@@ -516,6 +549,8 @@ _REFUSAL = re.compile(  # strong: the writer cannot read images at all; weak: de
     r"|\bi\s+(?:cannot|can't|can’t|can not|do not|don't|don’t)\s+(?:\w+\s+){0,2}(?:interpret|analy[sz]e|view|see|read|"
     r"diagnose|provide (?:a |any )?(?:medical |definitive )?(?:diagnos|interpret|analys)|evaluate|assess|access|examine|review)"
     r"|\bnot capable of\s+(?:\w+\s+){0,2}(?:interpret|analy[sz]|view|read|diagnos))")
+
+# %% ../nbs/01_labels.ipynb #2ff1683a
 _HEDGE = re.compile(r"\b(?:definitive\w*|definite|certain\w*|formal|final|official|replace|substitute|but|however)\b")
 
 def _refusal_cue(low:str) -> int:
@@ -559,6 +594,7 @@ def _is_header(text, a, b):
     if _HEAD_LINE.search(line): return words <= (25 if line.rstrip(' *_').endswith(':') else 12)
     return words <= 6 and not line.rstrip().endswith('.')
 
+# %% ../nbs/01_labels.ipynb #b137c4b0
 _UNSIDED = {'Cardiomegaly', 'Edema', 'Enlarged Cardiomediastinum', 'Support Devices'}
 
 def _last_side(steps, i, pos):
@@ -570,6 +606,7 @@ def _last_side(steps, i, pos):
         if cands: return max(cands)[1]
     return None
 
+# %% ../nbs/01_labels.ipynb #e6ca8da4
 def _plain_signs(steps):
     "`_scoped` for a text without markdown structure: a sign gives its side to a finding named only without one."
     out, named = [], None
@@ -588,6 +625,7 @@ def _plain_signs(steps):
                 out.append((i, s, e, p, named[p][0], side if rel > 0 else _OPPOSITE[side], 'sign'))
     return out
 
+# %% ../nbs/01_labels.ipynb #222a1e35
 def _named(steps):
     "Pathology -> [label, sides] over the findings a text names (1 or -1)."
     named = {}
@@ -597,6 +635,7 @@ def _named(steps):
                 d = named.setdefault(m[2], [m[3], set()]); d[0] = max(d[0], m[3]); d[1].add(m[4])
     return named
 
+# %% ../nbs/01_labels.ipynb #2fa87c34
 def _scoped(text, spans, steps):
     "Sides given by structure: signs give theirs to findings named elsewhere (under a header or an opening line ending in"
     "':' that names them, else to a finding named without any side); a finding named without a side under a header with"
@@ -648,6 +687,7 @@ def _sign_sides(ms, signs):
             if rel and side in _SIDES3: out[i] = (s, e, p, l, side if rel > 0 else _OPPOSITE[side], tmp, sev, other); break
     return tuple(out)
 
+# %% ../nbs/01_labels.ipynb #8035e7fc
 _SIDES3 = ('left', 'right', 'bilateral')
 
 def _step(sent):
@@ -663,6 +703,7 @@ def _step(sent):
                             {m[2]: m[3] for m in ms if not m[7] and m[3] != 0})
     return r
 
+# %% ../nbs/01_labels.ipynb #5dc6d115
 def extract_mentions(text:str) -> list[Mention]:
     "Every mention of a CheXpert observation in `text`, in order, classified (see `Mention`); signs add 'sign' mentions."
     out, spans = [], step_spans(text)
@@ -696,6 +737,7 @@ def _answers(steps, text, spans) -> bool:
         g[3] in _SIDES3 for r in steps if not r[1] for g in r[4])
     return sided or (len(rest) >= 4 and any(m[3] == 0 for m in rest))
 
+# %% ../nbs/01_labels.ipynb #24cefcf2
 _REFUSAL_WORDS = ('as a', ' an ai', 'cannot', "can't", 'can\u2019t', 'can not', 'unable', 'not able', 'not capable',
                   'do not', "don't", 'don\u2019t', ' not ')                  # every cue contains one of these
 
@@ -719,6 +761,7 @@ def _aggregate(steps):
     if steps and not finding and not refusal: lab[_NF] = 1
     return lab
 
+# %% ../nbs/01_labels.ipynb #4481257f
 def extract_labels(text:str) -> dict:
     "CheXpert labels of `text`: {pathology: 1 | 0 | -1} for every mentioned observation (unmentioned ones omitted)."
     lab = _aggregate([_step(text[a:b]) for a, b in step_spans(text)])
@@ -748,12 +791,14 @@ def _label_rows(texts):
         for c, l in lab.items(): out[i, c] = l
     return out
 
+# %% ../nbs/01_labels.ipynb #ec739386
 def _child(fn, texts, lo, hi, conn):
     "Worker body (forked: `fn` and `texts` are inherited, not pickled): send back fn(texts[lo:hi]) or the error."
     try: conn.send(('ok', fn(texts[lo:hi])))
     except BaseException as e: conn.send(('error', f"{type(e).__name__}: {e}"))
     finally: conn.close()
 
+# %% ../nbs/01_labels.ipynb #6d89035e
 def _parallel(fn, texts, n_jobs, min_per_job=2000):
     "`fn` on `n_jobs` chunks of `texts`, the first in this process and the rest in forked children; results in order."
     import multiprocessing as mp
@@ -774,6 +819,7 @@ def _parallel(fn, texts, n_jobs, min_per_job=2000):
         results.append(value)
     return results
 
+# %% ../nbs/01_labels.ipynb #7d74f9c6
 def label_texts(texts,        # sequence of report / trajectory texts (non-strings give an all-NaN row)
                 n_jobs:int=1, # worker processes (fork); -1 = all cores
                ) -> pd.DataFrame:
@@ -788,6 +834,7 @@ MENTION_COLUMNS = ['doc', 'pathology', 'label', 'laterality', 'temporal', 'sever
 
 VIA = ('name', 'sign', 'header')
 
+# %% ../nbs/01_labels.ipynb #6f4e97ee
 def _mention_rows(texts):
     cols = [[] for _ in MENTION_COLUMNS[:-1]]
     (doc, path, lab, lat, tmp, sev, sen, st, en, txt), extra = cols, []
@@ -811,6 +858,7 @@ def _mention_rows(texts):
     for k, c in extra: via[k] = c
     return cols + [via]
 
+# %% ../nbs/01_labels.ipynb #2198ce3e
 def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
     "Every mention in `texts`, one row each: doc (position of the text) and the `Mention` fields (span as start/end)."
     texts = list(texts)
@@ -840,6 +888,7 @@ CODES = {'AT': 'Atelectasis', 'CM': 'Cardiomegaly', 'CO': 'Consolidation', 'ED':
          'FR': 'Fracture', 'LL': 'Lung Lesion', 'LO': 'Lung Opacity', 'NF': 'No Finding', 'EF': 'Pleural Effusion',
          'PO': 'Pleural Other', 'PN': 'Pneumonia', 'PX': 'Pneumothorax', 'SD': 'Support Devices'}
 
+# %% ../nbs/01_labels.ipynb #05b66111
 def _codes(field, where, kind=int):
     "{pathology: value} from 'EF=1 AT=-1' (kind=int) or 'EF=left,right' (kind=str); errors name `where`."
     out = {}
@@ -851,6 +900,7 @@ def _codes(field, where, kind=int):
         if kind is int and out[CODES[code]] not in (1, 0, -1): raise ValueError(f"{where}: label must be 1, 0 or -1 in {tok!r}")
     return out
 
+# %% ../nbs/01_labels.ipynb #2377678a
 def read_dev_sentences(path) -> pd.DataFrame:
     "A hand-labelled sentence file ('report | sentence | CODE=v ... | reason' lines): one row per sentence."
     rows = []
@@ -951,6 +1001,7 @@ def templated_reports(n:int, seed:int=0) -> list[str]:
         out.append(' '.join(sents))
     return out
 
+# %% ../nbs/01_labels.ipynb #841f640a
 def throughput(texts, fn=label_texts, repeats:int=3, cold:bool=True) -> float:
     "Texts per second of `fn(texts)`, best of `repeats`; `cold` empties the step cache before each run."
     best = float('inf')

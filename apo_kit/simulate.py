@@ -190,6 +190,7 @@ def _slots(p, side, sev, r):
     d.update({k[0].upper() + k[1:]: v[0].upper() + v[1:] for k, v in list(d.items())})
     return d
 
+# %% ../nbs/02_simulate.ipynb #2449087d
 @lru_cache(maxsize=None)
 def render(template:str, p:str, side:int=-1, sev:int=-1, r:int=0) -> str:
     "One statement: `template` of finding `p` with its slots filled (`r` picks size and rib; cached: a compiled table)."
@@ -278,12 +279,15 @@ _MSCXRT = {  # model -> accuracy on _MS5 (DESIGN.md, section 2)
 
 def _tc(name): return {p: round(1 - a, 2) for p, a in zip(_MS5, _MSCXRT[name])}
 
+# %% ../nbs/02_simulate.ipynb #901f14be
 def _sens_table(name, **other):
     "Sensitivity per finding: the MS-CXR-T accuracy mapped linearly to .35-.95 for its five findings; `other` for the rest."
     return {**{p: round(.35 + .62 * a, 2) for p, a in zip(_MS5, _MSCXRT[name])}, **_by_name(**other)}
 
+# %% ../nbs/02_simulate.ipynb #983adf7c
 def _by_name(**kw): return {k.replace('_', ' '): v for k, v in kw.items()}   # Lung_Opacity=.9 -> {'Lung Opacity': .9}
 
+# %% ../nbs/02_simulate.ipynb #5c2a3b72
 def cxr_max_teachers() -> list[TeacherProfile]:
     "The seven CXR-MAX teachers with distinct planted personalities."
     T, S = TeacherProfile, _by_name
@@ -352,6 +356,7 @@ class PlantedTruth:
     steps: pd.DataFrame
     change_point: int
 
+# %% ../nbs/02_simulate.ipynb #3475d4d6
 def planted_truth(profiles:list[TeacherProfile], n_studies:int, change_point:int, max_steps:int=10,
                   effective:bool=True,  # add `sensitivity_effective` / `specificity_effective` (after step corruption)
                  ) -> PlantedTruth:
@@ -386,12 +391,14 @@ def render_statement(p:str, label:int, side:int=-1, sev:int=-1, temporal:str|Non
     if temporal is not None: s = f"{s[:-1]}, {TEMPORAL_PHRASES[temporal][(r >> 9) % 3]}."
     return s
 
+# %% ../nbs/02_simulate.ipynb #8d1637b5
 def render_pair(a:tuple, b:tuple, r:int=0) -> str:
     "One sentence stating two findings (`render_statement` argument tuples): a joined negative, or two clauses."
     if a[1] == 0 and b[1] == 0: return NEG_PAIR[r % 3].format(a=NEG_NOUN[a[0]], b=NEG_NOUN[b[0]])
     s2 = render_statement(*b)
     return f"{render_statement(*a)[:-1]}; {s2[0].lower()}{s2[1:]}"
 
+# %% ../nbs/02_simulate.ipynb #72889caa
 def layout(sentences:list[str], per_line:int=1, style:str='steps') -> str:
     "Lay sentences out as a report: lines of `per_line` sentences, as `Step n:` lines, numbered lines or paragraphs."
     lines = [' '.join(sentences[i:i+per_line]) for i in range(0, len(sentences), per_line)]
@@ -535,6 +542,7 @@ def _layout_draws(t:TeacherProfile, n:int, rng:np.random.Generator) -> dict:
                 fill_r=rng.integers(0, 1 << 20, size=(n, 12)).tolist(),
                 style_i=rng.integers(0, len(t.styles), size=n).tolist(), r0=rng.integers(0, 1 << 20, size=n).tolist())
 
+# %% ../nbs/02_simulate.ipynb #934da6bd
 def _units(order:list, li:list, ri:list, n_fill:int, fill_r:list) -> list:
     "The sentences of one trajectory, in order: (j,) or (j1, j2) for statements about findings j, a string for a filler."
     js = [j for j in order if li[j] != -9]
@@ -549,6 +557,7 @@ def _units(order:list, li:list, ri:list, n_fill:int, fill_r:list) -> list:
         fr = fill_r[f]; units.insert(fr % (len(units) + 1), FILLERS[(fr >> 5) % len(FILLERS)])
     return units
 
+# %% ../nbs/02_simulate.ipynb #e5ac49a6
 def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:int, rng:np.random.Generator,
                   style:str='report') -> list:
     "Write the trajectories of teacher `t` for studies `rows` from its decisions `d`, as reports or rationales."
@@ -629,6 +638,7 @@ def expected_step_corruption(t:TeacherProfile, n:int=_MC_STUDIES, seed:int=_MC_S
     _STEP_CACHE[key] = out
     return out
 
+# %% ../nbs/02_simulate.ipynb #d5fcdb1b
 def effective_rates(t:TeacherProfile, sensitivity:np.ndarray, specificity:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "Sensitivity and specificity of the text (after step corruption) from the planted ones, per finding (arrays of 13)."
     if not t.step_drift: return sensitivity, specificity
@@ -671,6 +681,7 @@ def simulate(n_studies:int,                      # number of studies in the stre
     finally:
         if was_enabled: gc.enable()
 
+# %% ../nbs/02_simulate.ipynb #4aa0f9c2
 def _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style='report'):
     by_teacher = []
     for t in teachers:
