@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_labels.ipynb #93fdbc35
 from __future__ import annotations
-import os, re
+import os, re, time
 from dataclasses import dataclass, replace
 import numpy as np, pandas as pd
 from .data import PATHOLOGIES, TEMPORAL_FINDINGS
@@ -186,21 +186,10 @@ _OTHER_FINDINGS = [r'emphysema\w*', r'hyperinfla\w*', r'hyperexpan\w*', r'blunt\
 class LabelOptions:
     "Convention choices where CheXpert's rules leave room (LABELING.md); the defaults follow LABELING.md."
     granuloma_is_lesion:bool = True                 # "calcified granuloma" -> Lung Lesion; False: an other finding
-    # "wedge / compression deformity" -> Fracture; False: only "fracture"
-    wedge_deformity_is_fracture:bool = False
+    wedge_deformity_is_fracture:bool = False        # "wedge / compression deformity" -> Fracture; False: never
     other_findings_block_no_finding:bool = False    # CheXpert labeler: emphysema, scoliosis... also block No Finding
 
-# %% ../nbs/01_labels.ipynb #44be8e2e
 OPTIONS = LabelOptions()
-
-def set_options(**kw) -> LabelOptions:
-    "Change the convention options (see `LabelOptions`) for every later call; returns the previous options."
-    global OPTIONS, _MENTION
-    bad = set(kw) - set(LabelOptions.__dataclass_fields__)
-    if bad: raise TypeError(f"unknown label option(s) {sorted(bad)}; known: {list(LabelOptions.__dataclass_fields__)}")
-    old, OPTIONS = OPTIONS, replace(OPTIONS, **kw)
-    _MENTION = _mention_regex(OPTIONS); _CACHE.clear()
-    return old
 
 # %% ../nbs/01_labels.ipynb #769d3206
 _NAMES = {p: f"g{i}" for i, p in enumerate(PATHOLOGIES)}
@@ -220,6 +209,31 @@ def _mention_regex(o:LabelOptions):
         [f"(?P<other>\\b(?:{_alt(other)})\\b)"]))
 
 _MENTION = _mention_regex(OPTIONS)
+
+# %% ../nbs/01_labels.ipynb #44be8e2e
+_CACHE, _CACHE_MAX = {}, 500_000                 # the step cache, see `_step`; options empty it
+
+def set_options(**kw) -> LabelOptions:
+    "Change the convention options (see `LabelOptions`) for every later call; returns the previous options."
+    global OPTIONS, _MENTION
+    bad = set(kw) - set(LabelOptions.__dataclass_fields__)
+    if bad: raise TypeError(f"unknown label option(s) {sorted(bad)}; known: {list(LabelOptions.__dataclass_fields__)}")
+    old, OPTIONS = OPTIONS, replace(OPTIONS, **kw)
+    _MENTION = _mention_regex(OPTIONS); _CACHE.clear()
+    return old
+
+# %% ../nbs/01_labels.ipynb #3633262a
+def _spans(rx, s): return [(m.start(), m.end()) for m in rx.finditer(s)]
+
+# %% ../nbs/01_labels.ipynb #a535a685
+def _clause(ends, a, b, n):
+    "The clause (lo, hi) around the mention [a, b): from the last clause boundary before it to the first one after it."
+    lo = max((e for s, e in ends if e <= a), default=0)
+    hi = min((s for s, e in ends if s >= b), default=n)
+    return lo, hi
+
+# %% ../nbs/01_labels.ipynb #bd64d731
+def _words(s): return len(s.split())
 
 # %% ../nbs/01_labels.ipynb #13996d8d
 _W = r"(?:\w+[ -]){0,2}"   # up to two filler words
@@ -290,19 +304,6 @@ _ARTIFACT = re.compile(r"[^.;:]{0,50}?\b(?:(?:overlying|overlapping|superimposed
                        r"vascular|bony|osseous)|artifact\w*|nipple shadows?)\b")
 _ALTERNATIVE = re.compile(r"^[\s,]*(?:and/or|or|versus|vs\.?|or possibly|or less likely|or more likely)\s+(?:\w+[ "
                           r"-]){0,3}$")
-
-# %% ../nbs/01_labels.ipynb #3633262a
-def _spans(rx, s): return [(m.start(), m.end()) for m in rx.finditer(s)]
-
-# %% ../nbs/01_labels.ipynb #a535a685
-def _clause(ends, a, b, n):
-    "The clause (lo, hi) around the mention [a, b): from the last clause boundary before it to the first one after it."
-    lo = max((e for s, e in ends if e <= a), default=0)
-    hi = min((s for s, e in ends if s >= b), default=n)
-    return lo, hi
-
-# %% ../nbs/01_labels.ipynb #bd64d731
-def _words(s): return len(s.split())
 
 # %% ../nbs/01_labels.ipynb #d3c14466
 _SEG_END = re.compile(r",|;|:|\.(?!\d)|\b(?:and|with|or|but|which|that|as well as|whereas|while|versus|vs)\b")
@@ -649,6 +650,35 @@ def _contrib(sent, mentions):
         if l != 0 and p == 'Edema' and _lower(sent[s:e]) in ('heart failure', 'chf'): out.append((_CARDIO, -1))
     return tuple(out), finding
 
+# %% ../nbs/01_labels.ipynb #456a46f4
+_SIDES3 = ('left', 'right', 'bilateral')
+
+def _sign_sides(ms, signs):
+    "A named finding without a side takes one from a sign in the same step that supports it ('blunted left angle')."
+    out = list(ms)
+    for i, (s, e, p, l, lat, tmp, sev, other) in enumerate(ms):
+        if other or l == 0 or lat != 'unspecified': continue
+        for a, b, k, side in sorted(signs, key=lambda g: abs(g[0] - s)):
+            rel = SIGN_FINDINGS[k].get(p)
+            if rel and side in _SIDES3:
+                out[i] = (s, e, p, l, side if rel > 0 else _OPPOSITE[side], tmp, sev, other)
+                break
+    return tuple(out)
+
+# %% ../nbs/01_labels.ipynb #8035e7fc
+def _step(sent):
+    "Cached analysis of one step: (mentions, refusal cue, contributions, finding flag, signs, sided sign, stated)."
+    # stated = {pathology: label} of the findings it states; sided sign = it has a finding's sign (not a bare place)
+    r = _CACHE.get(sent)
+    if r is None:
+        if len(_CACHE) >= _CACHE_MAX: _CACHE.clear()
+        low = _lower(sent)
+        ms, sg = _analyse(sent), _signs(low)
+        if sg and ms: ms = _sign_sides(ms, sg)
+        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg),
+                            {m[2]: m[3] for m in ms if not m[7] and m[3] != 0})
+    return r
+
 # %% ../nbs/01_labels.ipynb #c4e2a9d0
 _RICH = re.compile(r"\*\*|__|^#|:[ \t]*(?:\*\*)?[ \t]*$|^[ \t]*[-*\u2022]", re.M)   # markdown: headers and bullets
 _RICH_HINT = re.compile(r"\*\*|#|[-*\u2022] |:\n|__")
@@ -679,6 +709,16 @@ def _last_side(steps, i, pos):
         if cands: return max(cands)[1]
     return None
 
+# %% ../nbs/01_labels.ipynb #222a1e35
+def _named(steps):
+    "Pathology -> [label, sides] over the findings a text names (1 or -1)."
+    named = {}
+    for r in steps:
+        for m in r[0]:
+            if not m[7] and m[3] != 0:
+                d = named.setdefault(m[2], [m[3], set()]); d[0] = max(d[0], m[3]); d[1].add(m[4])
+    return named
+
 # %% ../nbs/01_labels.ipynb #e6ca8da4
 def _plain_signs(steps):
     "`_scoped` for a text without markdown structure: a sign gives its side to a finding named only without one."
@@ -697,16 +737,6 @@ def _plain_signs(steps):
                 if p not in named or named[p][1] - {'unspecified'}: continue
                 out.append((i, s, e, p, named[p][0], side if rel > 0 else _OPPOSITE[side], 'sign'))
     return out
-
-# %% ../nbs/01_labels.ipynb #222a1e35
-def _named(steps):
-    "Pathology -> [label, sides] over the findings a text names (1 or -1)."
-    named = {}
-    for r in steps:
-        for m in r[0]:
-            if not m[7] and m[3] != 0:
-                d = named.setdefault(m[2], [m[3], set()]); d[0] = max(d[0], m[3]); d[1].add(m[4])
-    return named
 
 # %% ../nbs/01_labels.ipynb #2fa87c34
 def _scoped(text, spans, steps):
@@ -748,37 +778,6 @@ def _scoped(text, spans, steps):
         for m in ms:
             if m[4] in _SIDES3: last = m[4]
     return out
-
-# %% ../nbs/01_labels.ipynb #456a46f4
-_CACHE, _CACHE_MAX = {}, 500_000
-
-def _sign_sides(ms, signs):
-    "A named finding without a side takes one from a sign in the same step that supports it ('blunted left angle')."
-    out = list(ms)
-    for i, (s, e, p, l, lat, tmp, sev, other) in enumerate(ms):
-        if other or l == 0 or lat != 'unspecified': continue
-        for a, b, k, side in sorted(signs, key=lambda g: abs(g[0] - s)):
-            rel = SIGN_FINDINGS[k].get(p)
-            if rel and side in _SIDES3:
-                out[i] = (s, e, p, l, side if rel > 0 else _OPPOSITE[side], tmp, sev, other)
-                break
-    return tuple(out)
-
-# %% ../nbs/01_labels.ipynb #8035e7fc
-_SIDES3 = ('left', 'right', 'bilateral')
-
-def _step(sent):
-    "Cached analysis of one step: (mentions, refusal cue, contributions, finding flag, signs, sided sign, stated)."
-    # stated = {pathology: label} of the findings it states; sided sign = it has a finding's sign (not a bare place)
-    r = _CACHE.get(sent)
-    if r is None:
-        if len(_CACHE) >= _CACHE_MAX: _CACHE.clear()
-        low = _lower(sent)
-        ms, sg = _analyse(sent), _signs(low)
-        if sg and ms: ms = _sign_sides(ms, sg)
-        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg),
-                            {m[2]: m[3] for m in ms if not m[7] and m[3] != 0})
-    return r
 
 # %% ../nbs/01_labels.ipynb #5dc6d115
 def extract_mentions(text:str) -> list[Mention]:
@@ -868,41 +867,13 @@ def _label_rows(texts):
         for c, l in lab.items(): out[i, c] = l
     return out
 
-# %% ../nbs/01_labels.ipynb #ec739386
-def _child(fn, texts, lo, hi, conn):
-    "Worker body (forked: `fn` and `texts` are inherited, not pickled): send back fn(texts[lo:hi]) or the error."
-    try: conn.send(('ok', fn(texts[lo:hi])))
-    except BaseException as e: conn.send(('error', f"{type(e).__name__}: {e}"))
-    finally: conn.close()
-
-# %% ../nbs/01_labels.ipynb #6d89035e
-def _parallel(fn, texts, n_jobs, min_per_job=2000):
-    "`fn` on `n_jobs` chunks of `texts`, the first in this process and the rest in forked children; results in order."
-    import multiprocessing as mp
-    n = len(texts)
-    if n_jobs is None or n_jobs < 0: n_jobs = os.cpu_count() or 1
-    k = min(n_jobs, n // min_per_job)
-    if k <= 1 or 'fork' not in mp.get_all_start_methods(): return [fn(texts)]
-    ctx, bounds = mp.get_context('fork'), np.linspace(0, n, k + 1).astype(int)
-    procs = []
-    for lo, hi in zip(bounds[1:-1], bounds[2:]):
-        r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_child, args=(fn, texts, lo, hi, w), daemon=True); p.start(); w.close()
-        procs.append((p, r))
-    results = [fn(texts[:bounds[1]])]
-    for p, r in procs:
-        status, value = r.recv(); p.join()
-        if status != 'ok': raise RuntimeError(f"labelling worker failed: {value}")
-        results.append(value)
-    return results
-
 # %% ../nbs/01_labels.ipynb #7d74f9c6
 def label_texts(texts,        # sequence of report / trajectory texts (non-strings give an all-NaN row)
                 n_jobs:int=1, # worker processes (fork); -1 = all cores
                ) -> pd.DataFrame:
     "CheXpert labels of many texts: index = position, columns = PATHOLOGIES, values 1.0 / 0.0 / -1.0 / NaN."
     texts = list(texts)
-    parts = _parallel(_label_rows, texts, n_jobs)
+    parts = [_label_rows(texts)] if n_jobs == 1 else _parallel(_label_rows, texts, n_jobs)   # see Under the hood
     arr = np.concatenate(parts) if parts else np.full((0, len(PATHOLOGIES)), np.nan)
     return pd.DataFrame(arr, columns=list(PATHOLOGIES))
 
@@ -914,6 +885,7 @@ VIA = ('name', 'sign', 'header')
 
 # %% ../nbs/01_labels.ipynb #6f4e97ee
 def _mention_rows(texts):
+    "The columns of `mention_table` for `texts` ('via' as codes into `VIA`)."
     cols = [[] for _ in MENTION_COLUMNS[:-1]]
     (doc, path, lab, lat, tmp, sev, sen, st, en, txt), extra = cols, []
     cache, step, code = _CACHE, _step, {v: k for k, v in enumerate(VIA)}
@@ -940,7 +912,7 @@ def _mention_rows(texts):
 def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
     "Every mention in `texts`, one row each: doc (position of the text) and the `Mention` fields (span as start/end)."
     texts = list(texts)
-    parts = _parallel(_mention_rows, texts, n_jobs)
+    parts = [_mention_rows(texts)] if n_jobs == 1 else _parallel(_mention_rows, texts, n_jobs)
     offset, cols = 0, [[] for _ in MENTION_COLUMNS]
     bounds = np.linspace(0, len(texts), len(parts) + 1).astype(int)
     for lo, part in zip(bounds, parts):
@@ -1062,6 +1034,34 @@ def planted_agreement(studies) -> pd.Series:
             for p, k in meta.get('step', {}).items():
                 c['steps planted'] += 1; c['steps found'] += any(m.pathology == p and m.sentence == k for m in ms)
     return pd.Series(c)
+
+# %% ../nbs/01_labels.ipynb #ec739386
+def _child(fn, texts, lo, hi, conn):
+    "Worker body (forked: `fn` and `texts` are inherited, not pickled): send back fn(texts[lo:hi]) or the error."
+    try: conn.send(('ok', fn(texts[lo:hi])))
+    except BaseException as e: conn.send(('error', f"{type(e).__name__}: {e}"))
+    finally: conn.close()
+
+# %% ../nbs/01_labels.ipynb #6d89035e
+def _parallel(fn, texts, n_jobs, min_per_job=2000):
+    "`fn` on `n_jobs` chunks of `texts`, the first in this process and the rest in forked children; results in order."
+    import multiprocessing as mp
+    n = len(texts)
+    if n_jobs is None or n_jobs < 0: n_jobs = os.cpu_count() or 1
+    k = min(n_jobs, n // min_per_job)
+    if k <= 1 or 'fork' not in mp.get_all_start_methods(): return [fn(texts)]
+    ctx, bounds = mp.get_context('fork'), np.linspace(0, n, k + 1).astype(int)
+    procs = []
+    for lo, hi in zip(bounds[1:-1], bounds[2:]):
+        r, w = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_child, args=(fn, texts, lo, hi, w), daemon=True); p.start(); w.close()
+        procs.append((p, r))
+    results = [fn(texts[:bounds[1]])]
+    for p, r in procs:
+        status, value = r.recv(); p.join()
+        if status != 'ok': raise RuntimeError(f"labelling worker failed: {value}")
+        results.append(value)
+    return results
 
 # %% ../nbs/01_labels.ipynb #2ddaa8c6
 def templated_reports(n:int, seed:int=0) -> list[str]:
