@@ -301,13 +301,13 @@ _MSCXRT = {  # model -> accuracy on _MS5 (DESIGN.md, section 2)
 
 def _tc(name): return {p: round(1 - a, 2) for p, a in zip(_MS5, _MSCXRT[name])}
 
+# %% ../nbs/02_simulate.ipynb #983adf7c
+def _by_name(**kw): return {k.replace('_', ' '): v for k, v in kw.items()}   # Lung_Opacity=.9 -> {'Lung Opacity': .9}
+
 # %% ../nbs/02_simulate.ipynb #901f14be
 def _sens_table(name, **other):
     "Sensitivity per finding: MS-CXR-T accuracy mapped linearly to .35-.95 for its five findings; `other` the rest."
     return {**{p: round(.35 + .62 * a, 2) for p, a in zip(_MS5, _MSCXRT[name])}, **_by_name(**other)}
-
-# %% ../nbs/02_simulate.ipynb #983adf7c
-def _by_name(**kw): return {k.replace('_', ' '): v for k, v in kw.items()}   # Lung_Opacity=.9 -> {'Lung Opacity': .9}
 
 # %% ../nbs/02_simulate.ipynb #5c2a3b72
 def cxr_max_teachers() -> list[TeacherProfile]:
