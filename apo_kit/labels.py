@@ -26,6 +26,8 @@ _HEADERS = (r"findings?|impressions?|conclusions?|assessment|reasoning|interpret
 # markdown heading / bold may open an item
 _MARK = (r"(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*"
          r"(?:[-*+\u2022\u2714\u2713\u2705]\ufe0f?|\(?\d{1,2}[.)])[ \t]+")  # bullet, check mark or item number
+
+# %% ../nbs/01_labels.ipynb #a15ca92e
 _STEP_SEP = re.compile(  # every alternative starts with a newline or . ! ? so the scan is fast
     r"\n[ \t]*\n\s*(?:" + _MARK + r")?"                                    # blank line (+ item marker)
     r"|\n[ \t]*" + _MARK +                                                  # item at line start
@@ -45,6 +47,7 @@ _HEAD_AFTER = re.compile(r":(?:\*\*)?\s*(?:\(?\d{1,2}[.)][ \t]+)?")
 # "Step 2." / "Step 2)"
 _STEP_HEAD = re.compile(r"(?:(?<=^)|(?<=[\s.*#>]))(?:\*\*)?(?i:step)[ \t]*\d{1,2}[ \t]*[.)](?:\*\*)?\s*")
 
+# %% ../nbs/01_labels.ipynb #ce5a56f7
 def _header_seps(text):
     "Separators made by section headers and 'Step N' markers: checked only where a ':' or 'step' occurs."
     out, c = [], text.find(':')
@@ -58,6 +61,7 @@ def _header_seps(text):
 # %% ../nbs/01_labels.ipynb #661f14a4
 _ALNUM = re.compile(r"[^\W_]")
 
+# %% ../nbs/01_labels.ipynb #824d19d6
 def step_spans(text:str) -> list[tuple[int, int]]:
     "(start, end) character offsets of each reasoning step in `text`, surrounding whitespace trimmed."
     seps = [(m.end('p') if m.group('p') else m.start(), m.end()) for m in _STEP_SEP.finditer(text)]
@@ -138,6 +142,8 @@ _FINDING_PHRASES = {   # observation -> phrases that name it (regex, lower case)
                         r'(?:(?:surgical|vascular|cholecystectomy) )?clips?', r'ngt', r'ogt', r'ett', r'ij', r'lvad',
                         r'(?:aortic|mitral) valve (?:replacement|repair|prosthesis)', r'(?:loop )?recorder'],
 }
+
+# %% ../nbs/01_labels.ipynb #5ef3894c
 # uncertain unless denied
 _HEDGED = re.compile(r'vascular (?:prominence|engorgement|indistinctness)|cephalization|prominen|hilar (?:prominence|'
                      r'enlargement|fullness)|of the (?:\w+ )?hil')
@@ -189,11 +195,14 @@ class LabelOptions:
     wedge_deformity_is_fracture:bool = False        # "wedge / compression deformity" -> Fracture; False: never
     other_findings_block_no_finding:bool = False    # CheXpert labeler: emphysema, scoliosis... also block No Finding
 
+# %% ../nbs/01_labels.ipynb #7af0045b
 OPTIONS = LabelOptions()
 
 # %% ../nbs/01_labels.ipynb #769d3206
 _NAMES = {p: f"g{i}" for i, p in enumerate(PATHOLOGIES)}
 _GROUP2PATH = {v: k for k, v in _NAMES.items()}
+
+# %% ../nbs/01_labels.ipynb #9edbc79c
 def _alt(phrases): return '|'.join(phrases)
 
 # %% ../nbs/01_labels.ipynb #f2b7065c
@@ -208,11 +217,13 @@ def _mention_regex(o:LabelOptions):
         [f"(?P<s{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in _STRUCTURE_PHRASES.items()] +
         [f"(?P<other>\\b(?:{_alt(other)})\\b)"]))
 
+# %% ../nbs/01_labels.ipynb #db7ed5c1
 _MENTION = _mention_regex(OPTIONS)
 
 # %% ../nbs/01_labels.ipynb #44be8e2e
 _CACHE, _CACHE_MAX = {}, 500_000                 # the step cache, see `_step`; options empty it
 
+# %% ../nbs/01_labels.ipynb #2e28e205
 def set_options(**kw) -> LabelOptions:
     "Change the convention options (see `LabelOptions`) for every later call; returns the previous options."
     global OPTIONS, _MENTION
@@ -242,6 +253,8 @@ _CLAUSE_END = re.compile(
     r"other than|with|due to|secondary to|consistent with|compatible with|representing|reflecting|"
     r"there (?:is|are|was|were)|and (?:the|there|a|an)|(?:is|are|was|were) (?:seen|noted|present|identified|"
     r"demonstrated|visuali[sz]ed|evident|detected|observed))\b")
+
+# %% ../nbs/01_labels.ipynb #dee37f00
 _PRE_NEG_UNC = re.compile(
     r"\b(?:cannot|can ?not|can't|could not|unable to|not)\s+(?:be\s+)?(?:entirely\s+|completely\s+|totally\s+|"
     r"definitely\s+|"
@@ -269,6 +282,8 @@ _NEG_PRE = re.compile(
     r"nodul))")
                                     # "lungs are clear [of] airspace disease": a word lost in redaction
 _PARTIAL = re.compile(r"(?:partial(?:ly)?|near(?:ly)?|almost|mostly|largely|incomplete(?:ly)?|slowly)\s+$")
+
+# %% ../nbs/01_labels.ipynb #68bafc1e
 _NEG_POST = re.compile(
     r"\b(?:(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|fully\s+|been\s+)*(?:resolved|cleared|disappeared|been "
     r"removed)"
@@ -289,6 +304,8 @@ _UNC_PRE = re.compile(
     r"favou?r\w*|maybe|perhaps|uncertain|unclear|potential(?:ly)?|cannot be excluded|correlat\w*\s+(?:clinically|for)|"
     r"clinical(?:ly)?\s+correlat\w*|(?:early|developing|evolving|underlying|superimposed)\s+(?=pneumon|infect|consol|"
     r"edema))\b")
+
+# %% ../nbs/01_labels.ipynb #598a552e
 _UNC_POST = re.compile(
     r"\b(?:(?:is|are|was|were)\s+)?(?:(?:also|less|more|most|quite|very)\s+)?(?:(?:likely|possible|probable)(?=\s*"
     r"(?:[.,;:!?]|$|and\b|but\b))|"
@@ -355,6 +372,7 @@ _SIDE_END = re.compile(r"[,;:()]|\.(?!\d)|\b(?:and|or|but|which|that|whereas|whi
 
 _MOVES = re.compile(r"\b(?:shift\w*|deviat\w*|displac\w*|pushed|pulled|retract\w*|away)\b")
 
+# %% ../nbs/01_labels.ipynb #dc6562c7
 def _side_after(s, b, end, spans, path):
     "Side word after the mention of `path` ending at `b`, unless it belongs to another mention (see `_laterality`)."
     m = _SIDE.search(s, b, end)
@@ -377,6 +395,7 @@ _PAREN_SIDE = re.compile(r"\s*\(\s*(?:on the |the |mainly |predominantly )?(?:(?
 _COLON = re.compile(r"\s*(?:\([^)]{0,40}\)\s*)?(?::|\s[-\u2013\u2014]|\s=)\s*")   # "X:", "X -", "X \u2014", "X (...):"
 _VALUE_END = re.compile(r"[.;!?]|\bbut\b|\bwhereas\b|\bhowever\b")
 
+# %% ../nbs/01_labels.ipynb #e2c0a1aa
 def _laterality(s, a, b, p0, p1, spans=(), path=None):
     "Side of the mention [a, b) of `path`; noun phrase from p0; `spans`: (start, end, pathology|None) of every mention."
     if _BOTH.search(s, max(0, a - 40), a): return 'bilateral'
@@ -415,6 +434,7 @@ def _severity(s, a, b, p0, p1):
 # %% ../nbs/01_labels.ipynb #7ac636dc
 _TEMP_END = re.compile(r"[;:()]|\.(?!\d)|\b(?:but|however|although|though|whereas|while|except)\b")
 
+# %% ../nbs/01_labels.ipynb #1f2bab8d
 def _temporal(s, a, b, p0, tends):
     "Change word for the mention [a, b): in its noun phrase, else in the next phrases that name no other finding."
     lo, hi = _clause(tends, a, b, len(s))
@@ -466,6 +486,7 @@ _SAME = re.compile(r"\b(?:(?P<same>(?:same|affected|ipsilateral) side|ipsilatera
                    r"(?P<opposite>(?:opposite|contralateral|other) side|contralateral(?:ly)?))\b")
 _NO_SIGN = re.compile(r"\b(?:no|not|without|sharp|clear|normal|preserved|absent)\s+(?:\w+\s+){0,2}$")
 
+# %% ../nbs/01_labels.ipynb #cfc32acd
 def _signs(s:str) -> tuple:
     "Signs in the lower-cased step `s`: (start, end, kind, side); side left|right|bilateral|same|opposite."
     out = []
@@ -491,6 +512,7 @@ def _signs(s:str) -> tuple:
         if side: out.append((a, b, k, side))
     return tuple(out)
 
+# %% ../nbs/01_labels.ipynb #3ea17356
 _OPPOSITE = {'left': 'right', 'right': 'left', 'bilateral': 'bilateral', 'same': 'opposite', 'opposite': 'same'}
 
 # %% ../nbs/01_labels.ipynb #1134adb6
@@ -513,6 +535,7 @@ _MARKUP = str.maketrans({**dict.fromkeys('*_#`\u2714\u2713\u2705\u2611\ufe0f\u20
                          # check marks read as nothing, crosses as "no"
                          **dict.fromkeys('\u274c\u2717\u2718\u2716', '\u00ac')})
 
+# %% ../nbs/01_labels.ipynb #a22cc9c0
 def _lower(s):
     "Lower case with the same length (so offsets stay valid), markdown marks blanked, cross marks turned into '\u00ac'."
     low = s.lower()
@@ -542,6 +565,7 @@ def _label(s, a, b, lo, hi, cues):
 _STRUCT_END = re.compile(r"[,;:()]|\.(?!\d)|\b(?:but|however|whereas|while|with|demonstrat\w*|showing|including|noting|"
                          r"and (?:the|there|lungs?|no|a|an))\b")   # "contours are stable demonstrating cardiomegaly"
 
+# %% ../nbs/01_labels.ipynb #ce1d62b4
 def _structure_label(s, a, b, lo, hi, p0, p1, cues):
     "Label of a heart / mediastinum mention from its qualifier; None when nothing qualifies it."
     m = _STRUCT_END.search(s, b)
@@ -606,6 +630,8 @@ def _analyse(sent:str):
 
 # %% ../nbs/01_labels.ipynb #bedad5fd
 _IMAGE = r"(?:\w+\s+){0,3}(?:images?|x-?rays?|radiographs?|scans?|films?|pictures?|studies|study)"
+
+# %% ../nbs/01_labels.ipynb #3e9c6391
 _REFUSAL = re.compile(  # strong: the writer cannot read images at all; weak: declines a diagnosis, may still answer
     r"(?P<strong>\bas an ai\b|\bi\s+(?:can't|cannot|can’t|can not|am unable to|am not able to|won't|will not)\s+"
     r"(?:assist|help)(?: you)? with (?:that|this|th(?:is|at) request)\b|\bas an artificial intelligence\b|\bas a "
@@ -627,6 +653,7 @@ _REFUSAL = re.compile(  # strong: the writer cannot read images at all; weak: de
 # %% ../nbs/01_labels.ipynb #2ff1683a
 _HEDGE = re.compile(r"\b(?:definitive\w*|definite|certain\w*|formal|final|official|replace|substitute|but|however)\b")
 
+# %% ../nbs/01_labels.ipynb #7aa38489
 def _refusal_cue(low:str) -> int:
     "0: no refusal cue in the lower-cased step; 1: a weak one (or a hedged strong one); 2: a strong one."
     m = _REFUSAL.search(low)
@@ -640,6 +667,7 @@ _PRIORITY = {1: 3, -1: 2, 0: 1}                 # positive > uncertain > negativ
 _COL = {p: i for i, p in enumerate(PATHOLOGIES)}
 _NF, _CARDIO = _COL['No Finding'], _COL['Cardiomegaly']
 
+# %% ../nbs/01_labels.ipynb #7cc70170
 def _contrib(sent, mentions):
     "What one step adds to its text's labels: ((column, label), ...) and whether it shows any finding (for No Finding)."
     out, finding = [], False
@@ -653,6 +681,7 @@ def _contrib(sent, mentions):
 # %% ../nbs/01_labels.ipynb #456a46f4
 _SIDES3 = ('left', 'right', 'bilateral')
 
+# %% ../nbs/01_labels.ipynb #9b32eb71
 def _sign_sides(ms, signs):
     "A named finding without a side takes one from a sign in the same step that supports it ('blunted left angle')."
     out = list(ms)
@@ -687,6 +716,7 @@ _HEAD_LINE = re.compile(r"^[ \t]*(?:#{1,6}|\*\*|__)|(?::|\*\*|__)[ \t]*(?:\*\*)?
 _MARKS_ONLY = re.compile(r"[\s*_#:.)(\d\u2714\u2713\u2705\u2022-]*")
 _WORDY = re.compile(r"[A-Za-z]{3}")
 
+# %% ../nbs/01_labels.ipynb #33cd123f
 def _is_header(text, a, b):
     "Is the step [a, b) a header line: a heading, a bold line, or a short line of its own ending with ':'?"
     lo, hi = text.rfind('\n', 0, a) + 1, text.find('\n', b)
@@ -700,6 +730,7 @@ def _is_header(text, a, b):
 # %% ../nbs/01_labels.ipynb #b137c4b0
 _UNSIDED = {'Cardiomegaly', 'Edema', 'Enlarged Cardiomediastinum', 'Support Devices'}
 
+# %% ../nbs/01_labels.ipynb #ec9e3769
 def _last_side(steps, i, pos):
     "The last concrete side named (by a mention or a sign) before position `pos` of step `i`."
     for j in range(i, -1, -1):
@@ -817,6 +848,7 @@ def _answers(steps, text, spans) -> bool:
 _REFUSAL_WORDS = ('as a', ' an ai', 'cannot', "can't", 'can\u2019t', 'can not', 'unable', 'not able', 'not capable',
                   'do not', "don't", 'don\u2019t', ' not ')                  # every cue contains one of these
 
+# %% ../nbs/01_labels.ipynb #a0729abb
 def is_refusal(text:str) -> bool:
     "Does the writer decline to read the image ('As an AI, I cannot interpret medical images...') and give no reading?"
     if not isinstance(text, str): return False

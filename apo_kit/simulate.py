@@ -27,6 +27,8 @@ FINDINGS = PATHOLOGIES[1:]                      # the 13 findings a teacher stat
 PREVALENCE = {'Support Devices': .30, 'Pleural Effusion': .25, 'Lung Opacity': .22, 'Atelectasis': .20,
               'Cardiomegaly': .18, 'Edema': .12, 'Pneumonia': .07, 'Consolidation': .05, 'Pneumothorax': .04,
               'Enlarged Cardiomediastinum': .04, 'Lung Lesion': .03, 'Fracture': .02, 'Pleural Other': .015}
+
+# %% ../nbs/02_simulate.ipynb #33b28372
 # parent(s) -> (P(finding | no parent), P(finding | any parent)); marginals match PREVALENCE (see the test below)
 _CORRELATED = {'Edema': (('Cardiomegaly',), .09, .25),
                'Pleural Effusion': (('Edema', 'Cardiomegaly'), .185, .46),
@@ -34,6 +36,8 @@ _CORRELATED = {'Edema': (('Cardiomegaly',), .09, .25),
                'Consolidation': (('Pneumonia',), .027, .35),
                'Lung Opacity': (('Pneumonia',), .19, .60),
                'Pneumothorax': (('Support Devices',), .023, .08)}
+
+# %% ../nbs/02_simulate.ipynb #283fdc3b
 _ORDER = ('Support Devices', 'Cardiomegaly', 'Edema', 'Pleural Effusion', 'Atelectasis', 'Pneumonia',
           'Consolidation', 'Lung Opacity', 'Pneumothorax', 'Enlarged Cardiomediastinum', 'Lung Lesion', 'Fracture',
           'Pleural Other')                      # parents before children
@@ -161,15 +165,21 @@ PHRASES = {
    neg=("No lines or tubes are present.", "There are no support devices."),
    unc=("Possible nasogastric tube, tip not well seen.", "There may be a catheter projecting over the SVC.")),
 }
+
+# %% ../nbs/02_simulate.ipynb #3c25c588
 NEG_NOUN = {'Pleural Effusion': 'pleural effusion', 'Pneumothorax': 'pneumothorax', 'Edema': 'pulmonary edema',
             'Consolidation': 'focal consolidation', 'Pneumonia': 'pneumonia', 'Atelectasis': 'atelectasis'}
 NEG_PAIR = ("No {a} or {b}.", "There is no {a} or {b}.", "No evidence of {a} or {b}.")
+
+# %% ../nbs/02_simulate.ipynb #9796aa41
 TEMPORAL_PHRASES = {'improving': ("improved since the prior study", "decreased compared with the prior radiograph",
                                   "improving from the prior exam"),
                     'stable': ("unchanged from the prior study", "stable compared with the prior radiograph",
                                "similar to the prior exam"),
                     'worsening': ("increased since the prior study", "worse compared with the prior radiograph",
                                   "progressed from the prior exam")}
+
+# %% ../nbs/02_simulate.ipynb #f62ac3f8
 FILLERS = ("The trachea is midline.", "The upper abdomen is unremarkable.", "The soft tissues are unremarkable.",
            "Lung volumes are normal.", "The patient is slightly rotated.",
            "This is a single frontal view of the chest.",
@@ -177,6 +187,8 @@ FILLERS = ("The trachea is midline.", "The upper abdomen is unremarkable.", "The
            "The visualized osseous structures are unremarkable.", "The diaphragms are well defined.",
            "Correlation with clinical findings is recommended.")
 NORMAL_CLOSERS = ("No acute cardiopulmonary process.", "No acute cardiopulmonary abnormality.")
+
+# %% ../nbs/02_simulate.ipynb #50892cc0
 REFUSALS = ("As an AI, I'm not capable of interpreting medical images. Please consult a qualified radiologist for an "
             "accurate reading.",
             "I'm sorry, but I can't provide a diagnostic interpretation of this radiograph. A licensed radiologist "
@@ -193,9 +205,12 @@ _SIDE_WORDS = {'left': dict(adj='left', base='left basilar', at='at the left bas
                'bilateral': dict(adj='bilateral', base='bibasilar', at='at both bases', lobe='lower lobes bilaterally',
                                  lung='both lungs', sided='bilateral', cpa='Both costophrenic angles are',
                                  cpa2='both costophrenic angles')}
+
+# %% ../nbs/02_simulate.ipynb #872040ce
 _SEV_WORDS = {'mild': 'mildly', 'moderate': 'moderately', 'severe': 'severely', 'small': 'small', 'large': 'large'}
 _SIZES, _RIBS = ('small', '1.5 cm', '2 cm', '3 cm'), ('fourth', 'fifth', 'sixth', 'seventh', 'eighth')
 
+# %% ../nbs/02_simulate.ipynb #f0ef86ae
 def _slots(p, side, sev, r):
     "Slot values for finding `p` with side index `side`, severity index `sev` (-1 = none), `r` an int for free choices."
     d = dict(_SIDE_WORDS[SIDES[side] if side >= 0 else 'right'])
@@ -224,6 +239,7 @@ _ADD_P = np.array([ADD_WEIGHTS.get(p, 0.) for p in FINDINGS]); _ADD_P = _ADD_P /
 _PER_FINDING = ('sensitivity', 'specificity', 'temporal_confusion')
 _RATES = ('refusal', 'hedging', 'hallucination', 'laterality_flip', 'mention_negatives', 'step_drift')
 
+# %% ../nbs/02_simulate.ipynb #ffb55b88
 @dataclass
 class TeacherProfile:
     "One simulated teacher: the probability of every planted behaviour (see the generative story above)."
@@ -240,7 +256,6 @@ class TeacherProfile:
     step_drift: float = 0.               # corruption probability added per reasoning step
     styles: tuple = ('steps', 'numbered', 'paragraphs')  # report layouts this teacher uses, drawn uniformly
     drift: dict = field(default_factory=dict)            # fields that take new values after the change point
-
 
 # %% ../nbs/02_simulate.ipynb #3376b6ae
 @patch
@@ -299,6 +314,7 @@ _MSCXRT = {  # model -> accuracy on _MS5 (DESIGN.md, section 2)
     'Moonshot-v1': (.13, .46, .77, .88, .19), 'Qwen-VL-Max': (.54, .65, .40, .95, .64),
     'Grok-4': (.43, .41, .36, .97, .61)}
 
+# %% ../nbs/02_simulate.ipynb #5f5f723c
 def _tc(name): return {p: round(1 - a, 2) for p, a in zip(_MS5, _MSCXRT[name])}
 
 # %% ../nbs/02_simulate.ipynb #983adf7c
@@ -455,6 +471,8 @@ RATIONALE_NAMES = {'Pleural Effusion': 'Pleural Effusion', 'Pneumothorax': 'Pneu
                    'Lung Opacity': 'Lung Opacity', 'Edema': 'Pulmonary Edema', 'Consolidation': 'Consolidation',
                    'Pneumonia': 'Pneumonia', 'Atelectasis': 'Atelectasis', 'Pleural Other': 'Pleural Thickening',
                    'Fracture': 'Rib Fracture', 'Support Devices': 'Support Devices'}
+
+# %% ../nbs/02_simulate.ipynb #0b260f2d
 SIGNS = {  # finding -> bullets citing a sign that carries the side ({w}: left / right; bilateral has its own)
  'Pleural Effusion': ("**Costophrenic angle:** the {w} costophrenic angle is blunted, with a meniscus.",
                       "**Mediastinum:** shifted away from the {w} side.",
@@ -469,11 +487,14 @@ SIGNS = {  # finding -> bullets citing a sign that carries the side ({w}: left /
  'Pneumonia': ("**Air bronchograms:** air bronchograms in the {w} lower zone.",),
  'Lung Opacity': ("**Location:** {w} lower zone.",), 'Lung Lesion': ("**Location:** {w} upper zone.",),
  'Fracture': ("**Location:** {w} lateral chest wall.",), 'Pleural Other': ("**Location:** {w} apex.",)}
+
+# %% ../nbs/02_simulate.ipynb #f95e8d99
 BILATERAL_SIGNS = {'Pleural Effusion': "**Costophrenic angles:** both costophrenic angles are blunted.",
                    'Atelectasis': "**Bases:** linear densities at both bases."}
 HEDGED_INTROS = ("I'm not a radiologist, but here is what the image shows.",
                  "While I cannot give a definitive diagnosis, the image supports the following.")
 
+# %% ../nbs/02_simulate.ipynb #e82f252f
 def _side_header(p, side, r):
     "How a header states the side: '(Right Side)', ' \u2014 Left-sided', '(Bilateral)', or not at all."
     if side < 0 or p not in LATERAL: return ''
@@ -545,6 +566,7 @@ _ANATOMY = ('Support Devices', 'Lung Opacity', 'Consolidation', 'Pneumonia', 'At
             'Enlarged Cardiomediastinum', 'Fracture')
 _ANAT = np.array([_ANATOMY.index(p) for p in FINDINGS], float)   # reading order: devices, lungs, pleura, heart, bones
 
+# %% ../nbs/02_simulate.ipynb #2aee0c8f
 def _decide(t:TeacherProfile, truth:dict, rows:np.ndarray, rng:np.random.Generator) -> dict:
     "Every decision of teacher `t` for the studies `rows`, drawn at once: arrays (len(rows), 13)."
     y, n = truth['findings'][rows], len(rows)
@@ -579,6 +601,7 @@ def _decide(t:TeacherProfile, truth:dict, rows:np.ndarray, rng:np.random.Generat
 _FLAG_KEYS = (('missed', 'missed'), ('fp', 'false_positive'), ('added', 'added'), ('hedged', 'hedged'),
               ('flipped', 'flipped'))
 
+# %% ../nbs/02_simulate.ipynb #0527b655
 def _layout_draws(t:TeacherProfile, n:int, rng:np.random.Generator) -> dict:
     "The random choices that lay out `n` trajectories of teacher `t`: statement order, lines, fillers, style, phrasing."
     F = len(FINDINGS)
@@ -678,6 +701,7 @@ def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:
 # %% ../nbs/02_simulate.ipynb #f5864e90
 _MC_STUDIES, _MC_SEED, _STEP_CACHE = 20_000, 20_251_123, {}
 
+# %% ../nbs/02_simulate.ipynb #8dc9d4d7
 def expected_step_corruption(t:TeacherProfile, n:int=_MC_STUDIES, seed:int=_MC_SEED) -> np.ndarray:
     "Mean step corruption of a statement, (2, 2, 13): [present, absent] x [reported, negated] x finding (NaN: no case)."
     key = (repr(replace(t, name='', drift={}, refusal=0.)), n, seed)
@@ -791,6 +815,7 @@ def _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style='repor
 # %% ../nbs/02_simulate.ipynb #9ab9efff
 _TABLE_FLAGS = ('missed', 'false_positive', 'added', 'hedged', 'flipped', 'corrupted', 'temporal_confused')
 
+# %% ../nbs/02_simulate.ipynb #4547d640
 def trajectory_table(sim:Simulation) -> pd.DataFrame:
     "One row per trajectory x finding: the truth, the teacher's planted decisions, and what its text states."
     rows = []
