@@ -74,11 +74,15 @@ def step_spans(text:str) -> list[tuple[int, int]]:
     spans, pos = [], 0
     for a, b in seps:
         if b <= pos: continue
-        spans.append((pos, max(a, pos))); pos = b
+        spans.append((pos, max(a, pos)))
+        pos = b
     spans.append((pos, len(text)))
     out = []
     for a, b in spans:
-        seg = text[a:b]; st = seg.lstrip(); a += len(seg) - len(st); st = st.rstrip()
+        seg = text[a:b]
+        st = seg.lstrip()
+        a += len(seg) - len(st)
+        st = st.rstrip()
         if _ALNUM.search(st): out.append((a, a + len(st)))
     return out
 
@@ -230,7 +234,8 @@ def set_options(**kw) -> LabelOptions:
     bad = set(kw) - set(LabelOptions.__dataclass_fields__)
     if bad: raise TypeError(f"unknown label option(s) {sorted(bad)}; known: {list(LabelOptions.__dataclass_fields__)}")
     old, OPTIONS = OPTIONS, replace(OPTIONS, **kw)
-    _MENTION = _mention_regex(OPTIONS); _CACHE.clear()
+    _MENTION = _mention_regex(OPTIONS)
+    _CACHE.clear()
     return old
 
 # %% ../nbs/01_labels.ipynb #3633262a
@@ -409,7 +414,8 @@ def _laterality(s, a, b, p0, p1, spans=(), path=None):
                                                               min(e.start() if e else len(s), m.end() + 80), spans,
                                                               path)
         if side: return side
-    m = _SIDE_END.search(s, b); end = m.start() if m else len(s)   # after: "atelectasis is seen at the left base"
+    m = _SIDE_END.search(s, b)  # after: "atelectasis is seen at the left base"
+    end = m.start() if m else len(s)
     side = _side_after(s, b, min(end, b + 60), spans, path)
     if side: return side
     # "the left angle is blunted, consistent with (an effusion)"
@@ -438,10 +444,12 @@ _TEMP_END = re.compile(r"[;:()]|\.(?!\d)|\b(?:but|however|although|though|wherea
 def _temporal(s, a, b, p0, tends):
     "Change word for the mention [a, b): in its noun phrase, else in the next phrases that name no other finding."
     lo, hi = _clause(tends, a, b, len(s))
-    m = _SEG_END.search(s, b, hi); p1 = m.start() if m else hi
+    m = _SEG_END.search(s, b, hi)
+    p1 = m.start() if m else hi
     best = _nearest_change(s, a, b, max(p0, lo), p1)
     while best is None and p1 < hi and p1 - b < 60:   # "effusion, unchanged": following phrases that name no finding
-        m = _SEG_END.search(s, p1 + 1, hi); q1 = m.start() if m else hi
+        m = _SEG_END.search(s, p1 + 1, hi)
+        q1 = m.start() if m else hi
         if _MENTION.search(s, p1, q1): break
         best, p1 = _nearest_change(s, p1, p1, p1, q1), q1   # first change word of that phrase (within 60 characters)
     return best
@@ -500,12 +508,15 @@ def _signs(s:str) -> tuple:
             if not t: continue
             side = t.group('side') or ('same' if t.group('same') else 'opposite')
             if t.group('away'): side = _OPPOSITE[side]
-            out.append((a, b, k, side)); continue
+            out.append((a, b, k, side))
+            continue
         e = _SIGN_STOP.search(s, b + (s.startswith(':', b)))
         lo = max((x.end() for x in _SIGN_STOP.finditer(s, max(0, a - 60), a)), default=max(0, a - 60))
         hi = min(e.start() if e else len(s), b + 40)
         sm = _SAME.search(s, lo, hi)
-        if sm: out.append((a, b, k, sm.lastgroup)); continue
+        if sm:
+            out.append((a, b, k, sm.lastgroup))
+            continue
         # "left lower zone"
         before = [x.lastgroup for x in _SIDE.finditer(s, max(lo, a - 15) if k == 'place' else lo, a)]
         side = before[-1] if before else next((x.lastgroup for x in _SIDE.finditer(s, b, hi)), None)
@@ -594,7 +605,8 @@ _VALUE_CUE = re.compile(
 # %% ../nbs/01_labels.ipynb #7e842f80
 def _analyse(sent:str):
     "Mentions of one step: tuples (start, end, pathology, label, laterality, temporal, severity, is_other)."
-    s = _lower(sent); n = len(s)
+    s = _lower(sent)
+    n = len(s)
     found = list(_MENTION.finditer(s))
     if not found: return ()
     ends, tends = _spans(_CLAUSE_END, s), _spans(_TEMP_END, s)
@@ -747,7 +759,9 @@ def _named(steps):
     for r in steps:
         for m in r[0]:
             if not m[7] and m[3] != 0:
-                d = named.setdefault(m[2], [m[3], set()]); d[0] = max(d[0], m[3]); d[1].add(m[4])
+                d = named.setdefault(m[2], [m[3], set()])
+                d[0] = max(d[0], m[3])
+                d[1].add(m[4])
     return named
 
 # %% ../nbs/01_labels.ipynb #e6ca8da4
@@ -819,7 +833,8 @@ def extract_mentions(text:str) -> list[Mention]:
         for s, e, p, l, lat, tmp, sev, other in steps[i][0]:
             if not other: out.append(Mention(p, l, lat, tmp, sev, i, (a + s, a + e), text[a + s:a + e]))
     for i, s, e, p, l, lat, via in _scoped(text, spans, steps):
-        a = spans[i][0]; out.append(Mention(p, l, lat, None, None, i, (a + s, a + e), text[a + s:a + e], via))
+        a = spans[i][0]
+        out.append(Mention(p, l, lat, None, None, i, (a + s, a + e), text[a + s:a + e], via))
     return sorted(out, key=lambda m: m.span)
 
 # %% ../nbs/01_labels.ipynb #e91b3c55
@@ -854,7 +869,8 @@ def is_refusal(text:str) -> bool:
     if not isinstance(text, str): return False
     low = text.lower()
     if not any(w in low for w in _REFUSAL_WORDS) or not _REFUSAL.search(low): return False
-    spans = step_spans(text); steps = [_step(text[a:b]) for a, b in spans]
+    spans = step_spans(text)
+    steps = [_step(text[a:b]) for a, b in spans]
     return any(r[1] for r in steps) and not _answers(steps, text, spans)
 
 # %% ../nbs/01_labels.ipynb #605a00c6
@@ -862,7 +878,8 @@ def _aggregate(steps):
     "Labels {column: value} from the cached results of a text's steps."
     lab, finding, refusal = {}, False, False
     for ms, ref, contrib, fnd, *_ in steps:
-        finding |= fnd; refusal |= ref
+        finding |= fnd
+        refusal |= ref
         for c, l in contrib:
             old = lab.get(c)
             if old is None or _PRIORITY[l] > _PRIORITY[old]: lab[c] = l
@@ -891,7 +908,9 @@ def _label_rows(texts):
         lab, finding, refusal, any_step = {}, False, False, False
         for a, b in spans(t):                                  # _aggregate, inlined: this loop runs 171k times
             r = cache.get(t[a:b]) or step(t[a:b])
-            any_step = True; refusal |= r[1]; finding |= r[3]
+            any_step = True
+            refusal |= r[1]
+            finding |= r[3]
             for c, l in r[2]:
                 old = lab.get(c)
                 if old is None or prio[l] > prio[old]: lab[c] = l
@@ -923,19 +942,38 @@ def _mention_rows(texts):
     cache, step, code = _CACHE, _step, {v: k for k, v in enumerate(VIA)}
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
-        spans = step_spans(t); signs = False
+        spans = step_spans(t)
+        signs = False
         for j, (a, b) in enumerate(spans):
-            r = cache.get(t[a:b]) or step(t[a:b]); signs = signs or r[5]
+            r = cache.get(t[a:b]) or step(t[a:b])
+            signs = signs or r[5]
             for s, e, p, l, la, te, se, other in r[0]:
                 if other: continue
-                doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(te); sev.append(se)
-                sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e])
+                doc.append(i)
+                path.append(p)
+                lab.append(l)
+                lat.append(la)
+                tmp.append(te)
+                sev.append(se)
+                sen.append(j)
+                st.append(a + s)
+                en.append(a + e)
+                txt.append(t[a + s:a + e])
         if not signs and not ('*' in t or '#' in t or '- ' in t or ':\n' in t or '\u2022' in t or '__' in t):
             continue                                                       # plain text, no sign: nothing to scope
         for j, s, e, p, l, la, v in _scoped(t, spans, [cache.get(t[a:b]) or step(t[a:b]) for a, b in spans]):
-            a = spans[j][0]; extra.append((len(doc), code[v]))
-            doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(None); sev.append(None)
-            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e])
+            a = spans[j][0]
+            extra.append((len(doc), code[v]))
+            doc.append(i)
+            path.append(p)
+            lab.append(l)
+            lat.append(la)
+            tmp.append(None)
+            sev.append(None)
+            sen.append(j)
+            st.append(a + s)
+            en.append(a + e)
+            txt.append(t[a + s:a + e])
     via = np.zeros(len(doc), np.int8)                                      # 'via' as codes: 1M rows at CXR-MAX size
     for k, c in extra: via[k] = c
     return cols + [via]
@@ -1016,9 +1054,14 @@ def read_dev_rationales(path) -> pd.DataFrame:
             if line.strip() and not line.startswith('#'):
                 raise ValueError(f"{path}, line {i}: text before the first '=== id'")
             continue
-        if key_lines and line == '---': key_lines = False; continue
-        if not key_lines: cur['text'].append(line); continue
-        k, _, v = line.partition(':'); k, v = k.strip(), v.strip()
+        if key_lines and line == '---':
+            key_lines = False
+            continue
+        if not key_lines:
+            cur['text'].append(line)
+            continue
+        k, _, v = line.partition(':')
+        k, v = k.strip(), v.strip()
         where = f"{path}, line {i}, field {k}"
         if k == 'labels': cur[k] = _codes(v, where)
         elif k == 'sides': cur[k] = _codes(v, where, str)
@@ -1056,15 +1099,20 @@ def planted_agreement(studies) -> pd.Series:
             if ref is None: continue
             got, ms = extract_labels(t['text']), extract_mentions(t['text'])
             for p in PATHOLOGIES[1:]:
-                if p in ref or p in got: c['label cells'] += 1; c['labels agree'] += ref.get(p) == got.get(p)
+                if p in ref or p in got:
+                    c['label cells'] += 1
+                    c['labels agree'] += ref.get(p) == got.get(p)
             for key, attr in (('side', 'laterality'), ('temporal', 'temporal')):
                 name = 'sides' if key == 'side' else 'changes'
                 for p, v in meta.get(key, {}).items():
                     read = {getattr(m, attr) for m in ms if m.pathology == p and m.label != 0} - {'unspecified', None}
                     if not any(m.pathology == p and m.label != 0 for m in ms): continue
-                    c[f'{name} planted'] += 1; c[f'{name} read'] += v in read; c[f'{name} wrong'] += bool(read - {v})
+                    c[f'{name} planted'] += 1
+                    c[f'{name} read'] += v in read
+                    c[f'{name} wrong'] += bool(read - {v})
             for p, k in meta.get('step', {}).items():
-                c['steps planted'] += 1; c['steps found'] += any(m.pathology == p and m.sentence == k for m in ms)
+                c['steps planted'] += 1
+                c['steps found'] += any(m.pathology == p and m.sentence == k for m in ms)
     return pd.Series(c)
 
 # %% ../nbs/01_labels.ipynb #ec739386
@@ -1086,11 +1134,14 @@ def _parallel(fn, texts, n_jobs, min_per_job=2000):
     procs = []
     for lo, hi in zip(bounds[1:-1], bounds[2:]):
         r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_child, args=(fn, texts, lo, hi, w), daemon=True); p.start(); w.close()
+        p = ctx.Process(target=_child, args=(fn, texts, lo, hi, w), daemon=True)
+        p.start()
+        w.close()
         procs.append((p, r))
     results = [fn(texts[:bounds[1]])]
     for p, r in procs:
-        status, value = r.recv(); p.join()
+        status, value = r.recv()
+        p.join()
         if status != 'ok': raise RuntimeError(f"labelling worker failed: {value}")
         results.append(value)
     return results
@@ -1126,5 +1177,7 @@ def throughput(texts, fn=label_texts, repeats:int=3, cold:bool=True) -> float:
     best = float('inf')
     for _ in range(repeats):
         if cold: _CACHE.clear()
-        t0 = time.perf_counter(); fn(texts); best = min(best, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fn(texts)
+        best = min(best, time.perf_counter() - t0)
     return len(texts) / best

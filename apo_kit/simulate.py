@@ -69,12 +69,14 @@ def sample_truth(n:int,                  # number of studies
         else: y[:, col[p]] = u[:, col[p]] < PREVALENCE[p]
     side = np.full(y.shape, -1)
     for p, probs in LATERAL.items():
-        j = col[p]; side[:, j] = np.where(y[:, j], rng.choice(3, size=n, p=probs), -1)
+        j = col[p]
+        side[:, j] = np.where(y[:, j], rng.choice(3, size=n, p=probs), -1)
     sev = np.where(y, rng.integers(0, 3, size=y.shape), -1)
     has_prior = rng.random(n) < p_prior
     temporal = np.full(y.shape, -1)
     for p in TEMPORAL_FINDINGS:
-        j = col[p]; temporal[:, j] = np.where(y[:, j] & has_prior, rng.choice(3, size=n, p=TEMPORAL_PRIOR), -1)
+        j = col[p]
+        temporal[:, j] = np.where(y[:, j] & has_prior, rng.choice(3, size=n, p=TEMPORAL_PRIOR), -1)
     return dict(findings=y, side=side, severity=sev, temporal=temporal, has_prior=has_prior)
 
 # %% ../nbs/02_simulate.ipynb #e14535d1
@@ -233,7 +235,8 @@ NEG_MENTION = {'Support Devices': .05, 'Pleural Other': .1, 'Fracture': .5, 'Lun
                'Enlarged Cardiomediastinum': .6}   # how often a pertinent negative names this finding (1 if absent)
 STEP_CAP = .5                                   # c_max: corruption never exceeds a coin flip
 _COL = {p: i for i, p in enumerate(FINDINGS)}
-_ADD_P = np.array([ADD_WEIGHTS.get(p, 0.) for p in FINDINGS]); _ADD_P = _ADD_P / _ADD_P.sum()
+_ADD_P = np.array([ADD_WEIGHTS.get(p, 0.) for p in FINDINGS])
+_ADD_P = _ADD_P / _ADD_P.sum()
 
 # %% ../nbs/02_simulate.ipynb #469a264e
 _PER_FINDING = ('sensitivity', 'specificity', 'temporal_confusion')
@@ -513,7 +516,9 @@ def render_rationale(units:list, r0:int=0, closer:str|None=None) -> tuple[str, d
             for u in units for a in ([None] if isinstance(u, str) else u) if isinstance(u, str) or a[1] == 0]
     lines, steps, k = [], {}, 0
     def add(line, n=1):
-        nonlocal k; lines.append(line); k += n
+        nonlocal k
+        lines.append(line)
+        k += n
     if (r0 >> 14) % 8 == 0: add(HEDGED_INTROS[(r0 >> 17) & 1])
     names = [f"**{RATIONALE_NAMES[a[0]].lower()}**" for a in pos]
     if names: add("Here is the radiographic basis for " + (names[0] if len(names) == 1 else
@@ -578,7 +583,8 @@ def _decide(t:TeacherProfile, truth:dict, rows:np.ndarray, rng:np.random.Generat
     fp = ~y & (u[0] < 1 - vec('specificity'))
     add_draw = rng.random(n) < t.hallucination
     add_j = rng.choice(len(FINDINGS), size=n, p=_ADD_P)
-    added = np.zeros_like(y); added[np.arange(n), add_j] = add_draw
+    added = np.zeros_like(y)
+    added[np.arange(n), add_j] = add_draw
     added &= ~y & ~fp
     reported = tp | fp | added
     hedged = reported & (u[1] < t.hedging)
@@ -623,10 +629,14 @@ def _units(order:list, li:list, ri:list, n_fill:int, fill_r:list) -> list:
         j = js[m]
         if (m + 1 < len(js) and li[j] == 0 and li[js[m+1]] == 0 and FINDINGS[j] in NEG_NOUN
                 and FINDINGS[js[m+1]] in NEG_NOUN and (ri[j] >> 3) & 1):
-            units.append((j, js[m+1])); m += 2
-        else: units.append((j,)); m += 1
+            units.append((j, js[m+1]))
+            m += 2
+        else:
+            units.append((j,))
+            m += 1
     for f in range(n_fill):
-        fr = fill_r[f]; units.insert(fr % (len(units) + 1), FILLERS[(fr >> 5) % len(FILLERS)])
+        fr = fill_r[f]
+        units.insert(fr % (len(units) + 1), FILLERS[(fr >> 5) % len(FILLERS)])
     return units
 
 # %% ../nbs/02_simulate.ipynb #d8b4f690
@@ -719,7 +729,8 @@ def expected_step_corruption(t:TeacherProfile, n:int=_MC_STUDIES, seed:int=_MC_S
     out = np.full((2, 2, F), np.nan)
     for a, present in enumerate((d['y'], ~d['y'])):
         for b, state in enumerate(((lab == 1) | (lab == -1), lab == 0)):
-            sel = present & state; cnt = sel.sum(0)
+            sel = present & state
+            cnt = sel.sum(0)
             out[a, b] = np.where(cnt > 0, (c * sel).sum(0) / np.maximum(cnt, 1), np.nan)
     _STEP_CACHE[key] = out
     return out
