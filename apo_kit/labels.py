@@ -410,11 +410,10 @@ def _laterality(s, a, b, p0, p1, spans=(), path=None):
     if m: return m.lastgroup
     m = _COLON.match(s, b)                                            # a label and its value: "effusion: left-sided"
     if m:
-        e = _VALUE_END.search(s, m.end()); side = _side_after(s, m.end(),
-                                                              min(e.start() if e else len(s), m.end() + 80), spans,
-                                                              path)
+        e = _VALUE_END.search(s, m.end())
+        side = _side_after(s, m.end(), min(e.start() if e else len(s), m.end() + 80), spans, path)
         if side: return side
-    m = _SIDE_END.search(s, b)  # after: "atelectasis is seen at the left base"
+    m = _SIDE_END.search(s, b)                                        # after: "atelectasis is seen at the left base"
     end = m.start() if m else len(s)
     side = _side_after(s, b, min(end, b + 60), spans, path)
     if side: return side
@@ -502,8 +501,9 @@ def _signs(s:str) -> tuple:
         k, a, b = m.lastgroup, m.start(), m.end()
         if _NO_SIGN.search(s, max(0, a - 30), a) and k != 'air': continue     # "no blunting", "sharp angles"
         if k == 'shift':
-            if b - a > 6 and s[a:b] in ('leftward',
-                                        'rightward'): out.append((a, b, k, s[a:a+4].replace('righ', 'right'))); continue
+            if b - a > 6 and s[a:b] in ('leftward', 'rightward'):
+                out.append((a, b, k, s[a:a+4].replace('righ', 'right')))
+                continue
             t = _TOWARD.match(s, b)
             if not t: continue
             side = t.group('side') or ('same' if t.group('same') else 'opposite')
@@ -538,8 +538,7 @@ class Mention:
     sentence: int               # index of the reasoning step (see `split_steps`)
     span: tuple[int, int]       # (start, end) character offsets of the matched phrase in the text
     text: str                   # the matched phrase, as written
-    # 'name': the finding is named; 'sign': a cited sign gives its side (see `SIGN_FINDINGS`)
-    via: str = 'name'
+    via: str = 'name'           # 'name': named; 'sign' / 'header': its side given by a sign / header (`_scoped`)
 
 # %% ../nbs/01_labels.ipynb #58fd2eb6
 _MARKUP = str.maketrans({**dict.fromkeys('*_#`\u2714\u2713\u2705\u2611\ufe0f\u2022>|', ' '),
