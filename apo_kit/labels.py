@@ -10,11 +10,11 @@ import numpy as np, pandas as pd
 from .data import PATHOLOGIES, TEMPORAL_FINDINGS
 
 # %% auto #0
-__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'SIGN_FINDINGS', 'MENTION_COLUMNS', 'VIA', 'CODES', 'step_spans',
-           'split_steps', 'LabelOptions', 'set_options', 'Mention', 'extract_mentions', 'finding_sides', 'is_refusal',
-           'extract_labels', 'read_chexpert_csv', 'label_texts', 'mention_table', 'label_agreement',
-           'read_dev_sentences', 'read_dev_rationales', 'per_class_f1', 'planted_agreement', 'templated_reports',
-           'throughput']
+__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'STEP_CACHE', 'STEP_CACHE_MAX', 'SIGN_FINDINGS', 'MENTION_COLUMNS',
+           'VIA', 'CODES', 'step_spans', 'split_steps', 'LabelOptions', 'set_options', 'Mention', 'extract_mentions',
+           'finding_sides', 'is_refusal', 'extract_labels', 'read_chexpert_csv', 'label_texts', 'mention_table',
+           'label_agreement', 'read_dev_sentences', 'read_dev_rationales', 'per_class_f1', 'planted_agreement',
+           'parallel_chunks', 'templated_reports', 'throughput']
 
 # %% ../nbs/01_labels.ipynb #daddbce9
 PATHOLOGIES, TEMPORAL_FINDINGS = PATHOLOGIES, TEMPORAL_FINDINGS  # re-exported from apo_kit.data (the same objects)
@@ -225,7 +225,8 @@ def _mention_regex(o:LabelOptions):
 _MENTION = _mention_regex(OPTIONS)
 
 # %% ../nbs/01_labels.ipynb #44be8e2e
-_CACHE, _CACHE_MAX = {}, 500_000                 # the step cache, see `_step`; options empty it
+STEP_CACHE, STEP_CACHE_MAX = {}, 500_000          # the step cache (see `_step`); `set_options` empties it
+_CACHE = STEP_CACHE               # old private name, still used by bench_drift.py and bench_widgets.py
 
 # %% ../nbs/01_labels.ipynb #2e28e205
 def set_options(**kw) -> LabelOptions:
@@ -235,7 +236,7 @@ def set_options(**kw) -> LabelOptions:
     if bad: raise TypeError(f"unknown label option(s) {sorted(bad)}; known: {list(LabelOptions.__dataclass_fields__)}")
     old, OPTIONS = OPTIONS, replace(OPTIONS, **kw)
     _MENTION = _mention_regex(OPTIONS)
-    _CACHE.clear()
+    STEP_CACHE.clear()
     return old
 
 # %% ../nbs/01_labels.ipynb #3633262a
@@ -709,13 +710,13 @@ def _sign_sides(ms, signs):
 def _step(sent):
     "Cached analysis of one step: (mentions, refusal cue, contributions, finding flag, signs, sided sign, stated)."
     # stated = {pathology: label} of the findings it states; sided sign = it has a finding's sign (not a bare place)
-    r = _CACHE.get(sent)
+    r = STEP_CACHE.get(sent)
     if r is None:
-        if len(_CACHE) >= _CACHE_MAX: _CACHE.clear()
+        if len(STEP_CACHE) >= STEP_CACHE_MAX: STEP_CACHE.clear()
         low = _lower(sent)
         ms, sg = _analyse(sent), _signs(low)
         if sg and ms: ms = _sign_sides(ms, sg)
-        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg),
+        r = STEP_CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg),
                             {m[2]: m[3] for m in ms if not m[7] and m[3] != 0})
     return r
 
@@ -901,7 +902,7 @@ def read_chexpert_csv(path) -> tuple[list[str], pd.DataFrame]:
 def _label_rows(texts):
     "Label matrix (len(texts), 14) of float, NaN = not mentioned."
     out = np.full((len(texts), len(PATHOLOGIES)), np.nan)
-    cache, step, spans, prio = _CACHE, _step, step_spans, _PRIORITY
+    cache, step, spans, prio = STEP_CACHE, _step, step_spans, _PRIORITY
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
         lab, finding, refusal, any_step = {}, False, False, False
@@ -923,7 +924,7 @@ def label_texts(texts,        # sequence of report / trajectory texts (non-strin
                ) -> pd.DataFrame:
     "CheXpert labels of many texts: index = position, columns = PATHOLOGIES, values 1.0 / 0.0 / -1.0 / NaN."
     texts = list(texts)
-    parts = [_label_rows(texts)] if n_jobs == 1 else _parallel(_label_rows, texts, n_jobs)   # see Under the hood
+    parts = [_label_rows(texts)] if n_jobs == 1 else parallel_chunks(_label_rows, texts, n_jobs)   # see Under the hood
     arr = np.concatenate(parts) if parts else np.full((0, len(PATHOLOGIES)), np.nan)
     return pd.DataFrame(arr, columns=list(PATHOLOGIES))
 
@@ -938,7 +939,7 @@ def _mention_rows(texts):
     "The columns of `mention_table` for `texts` ('via' as codes into `VIA`)."
     cols = [[] for _ in MENTION_COLUMNS[:-1]]
     (doc, path, lab, lat, tmp, sev, sen, st, en, txt), extra = cols, []
-    cache, step, code = _CACHE, _step, {v: k for k, v in enumerate(VIA)}
+    cache, step, code = STEP_CACHE, _step, {v: k for k, v in enumerate(VIA)}
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
         spans = step_spans(t)
@@ -981,7 +982,7 @@ def _mention_rows(texts):
 def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
     "Every mention in `texts`, one row each: doc (position of the text) and the `Mention` fields (span as start/end)."
     texts = list(texts)
-    parts = [_mention_rows(texts)] if n_jobs == 1 else _parallel(_mention_rows, texts, n_jobs)
+    parts = [_mention_rows(texts)] if n_jobs == 1 else parallel_chunks(_mention_rows, texts, n_jobs)
     offset, cols = 0, [[] for _ in MENTION_COLUMNS]
     bounds = np.linspace(0, len(texts), len(parts) + 1).astype(int)
     for lo, part in zip(bounds, parts):
@@ -1122,7 +1123,7 @@ def _child(fn, texts, lo, hi, conn):
     finally: conn.close()
 
 # %% ../nbs/01_labels.ipynb #6d89035e
-def _parallel(fn, texts, n_jobs, min_per_job=2000):
+def parallel_chunks(fn, texts, n_jobs, min_per_job=2000):
     "`fn` on `n_jobs` chunks of `texts`, the first in this process and the rest in forked children; results in order."
     import multiprocessing as mp
     n = len(texts)
@@ -1175,7 +1176,7 @@ def throughput(texts, fn=label_texts, repeats:int=3, cold:bool=True) -> float:
     "Texts per second of `fn(texts)`, best of `repeats`; `cold` empties the step cache before each run."
     best = float('inf')
     for _ in range(repeats):
-        if cold: _CACHE.clear()
+        if cold: STEP_CACHE.clear()
         t0 = time.perf_counter()
         fn(texts)
         best = min(best, time.perf_counter() - t0)
