@@ -679,18 +679,20 @@ def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:
                   style:str='report') -> list:
     "Write the trajectories of teacher `t` for studies `rows` from its decisions `d`, as reports or rationales."
     L = _layout_draws(t, len(rows), rng)
+    order, per_line, u_corrupt, rr, n_fill, fill_r, style_i, r0s = (
+        L[k] for k in ('order', 'per_line', 'u_corrupt', 'rr', 'n_fill', 'fill_r', 'style_i', 'r0'))
     refused, label, side, temporal = (d[k].tolist() for k in ('refused', 'label', 'side', 'temporal'))
     sev, confused = truth['severity'][rows].tolist(), d['confused'].tolist()
     flags = {k: [[FINDINGS[j] for j in np.flatnonzero(row)] for row in d[k]] for k, _ in _FLAG_KEYS}
     out = []
     for i in range(len(rows)):
-        r0 = L['r0'][i]
+        r0 = r0s[i]
         if refused[i]:
             out.append(Trajectory(t.name, REFUSALS[r0 % len(REFUSALS)], None, {'refused': True, 'period': period}))
             continue
-        units = _units(L['order'][i], label[i], L['rr'][i], L['n_fill'][i], L['fill_r'][i])
+        units = _units(order[i], label[i], rr[i], n_fill[i], fill_r[i])
         sentences, written, labels, steps, corrupted, sides, temps = _statements(
-            units, label[i], L['rr'][i], side[i], sev[i], temporal[i], L['u_corrupt'][i], t.step_drift)
+            units, label[i], rr[i], side[i], sev[i], temporal[i], u_corrupt[i], t.step_drift)
         closer = None
         if not any(v != 0 for p, v in labels.items() if p != 'Support Devices'):
             labels['No Finding'] = 1
@@ -702,9 +704,9 @@ def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:
             text, steps = render_rationale(written, r0, closer)
             style_ = 'rationale'
         else:
-            style_ = t.styles[L['style_i'][i]]
-            text = layout(sentences, L['per_line'][i], style_)
-        meta = _meta(flags, i, confused[i], sides, temps, steps, corrupted, style_, L['n_fill'][i], period)
+            style_ = t.styles[style_i[i]]
+            text = layout(sentences, per_line[i], style_)
+        meta = _meta(flags, i, confused[i], sides, temps, steps, corrupted, style_, n_fill[i], period)
         out.append(Trajectory(t.name, text, labels, meta))
     return out
 
