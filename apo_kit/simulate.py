@@ -6,7 +6,6 @@
 from __future__ import annotations
 import math, re, gc
 from functools import lru_cache
-from contextlib import contextmanager
 from fastcore.basics import patch
 from dataclasses import dataclass, field, fields, replace
 import numpy as np
@@ -772,16 +771,6 @@ def _change_point(n_studies, change_point, p_prior, style) -> int:
         raise ValueError(f"style must be 'report', 'rationale' or 'mixed', got {style!r}")
     return cp
 
-# %% ../nbs/02_simulate.ipynb #fdd65f55
-@contextmanager
-def _gc_paused():
-    "Pause the cycle collector (millions of small acyclic objects: it only costs time); restore its state after."
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try: yield
-    finally:
-        if was_enabled: gc.enable()
-
 # %% ../nbs/02_simulate.ipynb #8a0e0de2
 def simulate(n_studies:int,                      # number of studies in the stream
              n_teachers:int=7,                   # teachers per study (7 = the CXR-MAX teachers)
@@ -799,7 +788,11 @@ def simulate(n_studies:int,                      # number of studies in the stre
     teachers = _pick_teachers(teachers, n_teachers, rng)
     cp = _change_point(n_studies, change_point, p_prior, style)
     truth = sample_truth(n_studies, rng, p_prior)
-    with _gc_paused(): return _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style)
+    was_enabled = gc.isenabled()
+    gc.disable()                 # millions of small acyclic objects: the cycle collector only costs time
+    try: return _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style)
+    finally:
+        if was_enabled: gc.enable()
 
 # %% ../nbs/02_simulate.ipynb #4aa0f9c2
 def _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style='report'):
