@@ -207,7 +207,9 @@ _NAMES = {p: f"g{i}" for i, p in enumerate(PATHOLOGIES)}
 _GROUP2PATH = {v: k for k, v in _NAMES.items()}
 
 # %% ../nbs/01_labels.ipynb #9edbc79c
-def _alt(phrases): return '|'.join(phrases)
+def _alt(phrases):
+    "One regex alternation of `phrases`."
+    return '|'.join(phrases)
 
 # %% ../nbs/01_labels.ipynb #f2b7065c
 def _mention_regex(o:LabelOptions):
@@ -240,7 +242,9 @@ def set_options(**kw) -> LabelOptions:
     return old
 
 # %% ../nbs/01_labels.ipynb #3633262a
-def _spans(rx, s): return [(m.start(), m.end()) for m in rx.finditer(s)]
+def _spans(rx, s):
+    "(start, end) of every match of `rx` in `s`."
+    return [(m.start(), m.end()) for m in rx.finditer(s)]
 
 # %% ../nbs/01_labels.ipynb #a535a685
 def _clause(ends, a, b, n):
@@ -250,7 +254,9 @@ def _clause(ends, a, b, n):
     return lo, hi
 
 # %% ../nbs/01_labels.ipynb #bd64d731
-def _words(s): return len(s.split())
+def _words(s):
+    "Number of words in `s`."
+    return len(s.split())
 
 # %% ../nbs/01_labels.ipynb #13996d8d
 _W = r"(?:\w+[ -]){0,2}"   # up to two filler words
@@ -427,6 +433,7 @@ def _laterality(s, a, b, p0, p1, spans=(), path=None):
 
 # %% ../nbs/01_labels.ipynb #0ff89eee
 def _severity(s, a, b, p0, p1):
+    "Severity of the mention [a, b): the last word before it in its noun phrase, else the first after (ranges: larger)."
     sev = [m.lastgroup for m in _SEVERITY.finditer(s, max(p0, a - 40), a)]
     if sev and re.search(r"\bto\b|-", s[a-40 if a > 40 else 0:a]):   # "small to moderate", "moderate - to - large"
         return max(sev, key=_SEV_ORDER.get)
@@ -456,6 +463,7 @@ def _temporal(s, a, b, p0, tends):
 
 # %% ../nbs/01_labels.ipynb #177fd85c
 def _nearest_change(s, a, b, lo, hi):
+    "The change word nearest the mention [a, b) within 60 characters inside [lo, hi) (ties: the one before)."
     best, dist = None, 61
     for m in _TEMPORAL.finditer(s, max(lo, a - 60), min(hi, b + 60)):
         if m.start() < b and m.end() > a: continue                     # inside the mention itself ("increased density")

@@ -317,10 +317,14 @@ _MSCXRT = {  # model -> accuracy on _MS5 (DESIGN.md, section 2)
     'Grok-4': (.43, .41, .36, .97, .61)}
 
 # %% ../nbs/02_simulate.ipynb #5f5f723c
-def _tc(name): return {p: round(1 - a, 2) for p, a in zip(_MS5, _MSCXRT[name])}
+def _tc(name):
+    "Temporal confusion per MS-CXR-T finding: 1 - the model's accuracy."
+    return {p: round(1 - a, 2) for p, a in zip(_MS5, _MSCXRT[name])}
 
 # %% ../nbs/02_simulate.ipynb #983adf7c
-def _by_name(**kw): return {k.replace('_', ' '): v for k, v in kw.items()}   # Lung_Opacity=.9 -> {'Lung Opacity': .9}
+def _by_name(**kw):
+    "Keyword arguments as findings: Lung_Opacity=.9 -> {'Lung Opacity': .9}."
+    return {k.replace('_', ' '): v for k, v in kw.items()}
 
 # %% ../nbs/02_simulate.ipynb #901f14be
 def _sens_table(name, **other):
@@ -796,6 +800,7 @@ def simulate(n_studies:int,                      # number of studies in the stre
 
 # %% ../nbs/02_simulate.ipynb #4aa0f9c2
 def _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style='report'):
+    "The body of `simulate` (arguments checked): every teacher's trajectories, then the studies."
     by_teacher = []
     for t in teachers:
         trajs = []
