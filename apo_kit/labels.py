@@ -4,17 +4,17 @@
 
 # %% ../nbs/01_labels.ipynb #93fdbc35
 from __future__ import annotations
-import os, re
+import os, re, time
 from dataclasses import dataclass, replace
 import numpy as np, pandas as pd
 from .data import PATHOLOGIES, TEMPORAL_FINDINGS
 
 # %% auto #0
-__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'SIGN_FINDINGS', 'MENTION_COLUMNS', 'VIA', 'CODES', 'step_spans',
-           'split_steps', 'LabelOptions', 'set_options', 'Mention', 'extract_mentions', 'finding_sides', 'is_refusal',
-           'extract_labels', 'read_chexpert_csv', 'label_texts', 'mention_table', 'label_agreement',
-           'read_dev_sentences', 'read_dev_rationales', 'per_class_f1', 'planted_agreement', 'templated_reports',
-           'throughput']
+__all__ = ['PATHOLOGIES', 'TEMPORAL_FINDINGS', 'OPTIONS', 'STEP_CACHE', 'STEP_CACHE_MAX', 'SIGN_FINDINGS', 'MENTION_COLUMNS',
+           'VIA', 'CODES', 'step_spans', 'split_steps', 'LabelOptions', 'set_options', 'Mention', 'extract_mentions',
+           'finding_sides', 'is_refusal', 'extract_labels', 'read_chexpert_csv', 'label_texts', 'mention_table',
+           'label_agreement', 'read_dev_sentences', 'read_dev_rationales', 'per_class_f1', 'planted_agreement',
+           'parallel_chunks', 'templated_reports', 'throughput']
 
 # %% ../nbs/01_labels.ipynb #daddbce9
 PATHOLOGIES, TEMPORAL_FINDINGS = PATHOLOGIES, TEMPORAL_FINDINGS  # re-exported from apo_kit.data (the same objects)
@@ -23,21 +23,31 @@ PATHOLOGIES, TEMPORAL_FINDINGS = PATHOLOGIES, TEMPORAL_FINDINGS  # re-exported f
 _HEADERS = (r"findings?|impressions?|conclusions?|assessment|reasoning|interpretation|summary|diagnos[ie]s|"
             r"final answer|answer|comparison|indication|history|technique|observations?|analysis|"
             r"differential(?: diagnosis)?|recommendations?|rationale|explanation|report")
-_MARK = (r"(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*"                                  # markdown heading / bold may open an item
+# markdown heading / bold may open an item
+_MARK = (r"(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*"
          r"(?:[-*+\u2022\u2714\u2713\u2705]\ufe0f?|\(?\d{1,2}[.)])[ \t]+")  # bullet, check mark or item number
+
+# %% ../nbs/01_labels.ipynb #a15ca92e
 _STEP_SEP = re.compile(  # every alternative starts with a newline or . ! ? so the scan is fast
     r"\n[ \t]*\n\s*(?:" + _MARK + r")?"                                    # blank line (+ item marker)
     r"|\n[ \t]*" + _MARK +                                                  # item at line start
-    r"|(?P<p>[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<![Dd]r\.)\s+(?:" + _MARK + r")?"  # sentence end (+ item marker)
-    r"|\n(?=[ \t]*[A-Z*#\u274c\u2717\u2718\u2716])")              # line break before a capitalised line (or a cross mark)
+    # sentence end (+ item marker)
+    r"|(?P<p>[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<![Dd]r\.)\s+(?:" + _MARK + r")?"
+    # line break before a capitalised line (or a cross mark)
+    r"|\n(?=[ \t]*[A-Z*#\u274c\u2717\u2718\u2716])")
+
+# %% ../nbs/01_labels.ipynb #42d1e64f
 _START_MARK = re.compile(r"[ \t]*" + _MARK)
 _CHECK_SEP = re.compile(r"[ \t]+[\u2714\u2713\u2705]\ufe0f?[ \t]*(?=\*{0,2}[A-Z])")   # before a capitalised item
 _HEAD_BEFORE = re.compile(  # what may precede a ':' to make it a section header ("Findings", "**Impression", "Step 2")
-    r"(?:^|(?<=[\s.*#>]))(?:\*\*|#{1,6}[ \t]*)?(?:(?i:(?:other|additional|pertinent|negative|incidental|key|supporting)[ \t]+)?"
+    r"(?:^|(?<=[\s.*#>]))(?:\*\*|#{1,6}[ \t]*)?(?:(?i:(?:other|additional|pertinent|negative|incidental|key|"
+    r"supporting)[ \t]+)?"
     r"(?i:" + _HEADERS + r")|(?i:step)[ \t]*\d{1,2})[ \t]*(?:\*\*)?[ \t]*$")
 _HEAD_AFTER = re.compile(r":(?:\*\*)?\s*(?:\(?\d{1,2}[.)][ \t]+)?")
-_STEP_HEAD = re.compile(r"(?:(?<=^)|(?<=[\s.*#>]))(?:\*\*)?(?i:step)[ \t]*\d{1,2}[ \t]*[.)](?:\*\*)?\s*")  # "Step 2." / "Step 2)"
+# "Step 2." / "Step 2)"
+_STEP_HEAD = re.compile(r"(?:(?<=^)|(?<=[\s.*#>]))(?:\*\*)?(?i:step)[ \t]*\d{1,2}[ \t]*[.)](?:\*\*)?\s*")
 
+# %% ../nbs/01_labels.ipynb #ce5a56f7
 def _header_seps(text):
     "Separators made by section headers and 'Step N' markers: checked only where a ':' or 'step' occurs."
     out, c = [], text.find(':')
@@ -48,27 +58,35 @@ def _header_seps(text):
     if 'tep' in text: out += [m.span() for m in _STEP_HEAD.finditer(text)]
     return out
 
+# %% ../nbs/01_labels.ipynb #661f14a4
 _ALNUM = re.compile(r"[^\W_]")
 
+# %% ../nbs/01_labels.ipynb #824d19d6
 def step_spans(text:str) -> list[tuple[int, int]]:
     "(start, end) character offsets of each reasoning step in `text`, surrounding whitespace trimmed."
     seps = [(m.end('p') if m.group('p') else m.start(), m.end()) for m in _STEP_SEP.finditer(text)]
     m = _START_MARK.match(text)
     if m: seps.insert(0, (0, m.end()))
     if ':' in text or 'tep' in text: seps = sorted(seps + _header_seps(text))
-    if '\u2714' in text or '\u2713' in text or '\u2705' in text:                # "\u2714 Effusion: left \u2714 Atelectasis: left"
+    # "\u2714 Effusion: left \u2714 Atelectasis: left"
+    if '\u2714' in text or '\u2713' in text or '\u2705' in text:
         seps = sorted(seps + [m.span() for m in _CHECK_SEP.finditer(text)])
     spans, pos = [], 0
     for a, b in seps:
         if b <= pos: continue
-        spans.append((pos, max(a, pos))); pos = b
+        spans.append((pos, max(a, pos)))
+        pos = b
     spans.append((pos, len(text)))
     out = []
     for a, b in spans:
-        seg = text[a:b]; st = seg.lstrip(); a += len(seg) - len(st); st = st.rstrip()
+        seg = text[a:b]
+        st = seg.lstrip()
+        a += len(seg) - len(st)
+        st = st.rstrip()
         if _ALNUM.search(st): out.append((a, a + len(st)))
     return out
 
+# %% ../nbs/01_labels.ipynb #7670c575
 def split_steps(text:str) -> list[str]:
     "The trajectory as ordered reasoning steps: sentences, list items, section contents (headers dropped)."
     return [text[a:b] for a, b in step_spans(text)]
@@ -78,57 +96,88 @@ _FINDING_PHRASES = {   # observation -> phrases that name it (regex, lower case)
     'Atelectasis': [r'atelecta\w*', r'collapsed?'],
     'Cardiomegaly': [r'cardiomegaly', r'(?:enlarged|large) heart', r'(?:cardiac|heart) enlargement'],
     'Consolidation': [r'consolidat\w*'],
-    'Enlarged Cardiomediastinum': [r'(?:(?:anterior |posterior |superior |middle )?mediastinal|paratracheal|aortopulmonary|'
+    'Enlarged Cardiomediastinum': [r'(?:(?:anterior |posterior |superior |middle )?mediastinal|paratracheal|'
+                                   r'aortopulmonary|'
                                    r'subcarinal|prevascular|hilar)(?: soft[- ]tissue| lymph node)? (?:mass(?:es)?|'
                                    r'(?:lymph)?adenopathy|lymph node enlargement|fullness)', r'(?:lymph)?adenopathy',
                                    r'hilar (?:prominence|enlargement|fullness)',
-                                   r'(?:prominen\w*|enlarge\w*|fullness) of the (?:left |right |bilateral )?(?:hila|hilum|hilar)',
+                                   r'(?:prominen\w*|enlarge\w*|fullness) of the (?:left |right |bilateral )?(?:hila|'
+                                   r'hilum|hilar)',
                                    r'prominent (?:left |right |bilateral )?(?:hila|hilum)'],
-    'Edema': [r'o?edema(?:tous)?', r'(?:congestive )?heart failure', r'chf', r'(?:(?:pulmonary|central) )?(?:vascular|venous) congestion',
-              r'pulmonary congestion', r'vascular (?:prominence|engorgement|indistinctness)', r'cephalization', r'congestion'],
-    'Fracture': [r'fractur\w*(?! (?:superior |inferior |median |\w+ )?(?:sternal |sternotomy )?wires?)'],   # not a broken wire
+    'Edema': [r'o?edema(?:tous)?', r'(?:congestive )?heart failure', r'chf', r'(?:(?:pulmonary|central) )?(?:vascular|'
+                                                                             r'venous) congestion',
+              r'pulmonary congestion', r'vascular (?:prominence|engorgement|indistinctness)', r'cephalization',
+              r'congestion'],
+    # not a broken wire
+    'Fracture': [r'fractur\w*(?! (?:superior |inferior |median |\w+ )?(?:sternal |sternotomy )?wires?)'],
     'Lung Lesion': [r'nodular (?:densit\w*|opacit\w*|opacification)', r'nodul\w*', r'mass(?:es)?(?! effect)', r'lump',
-                    r'(?:cavitary|endobronchial|parenchymal|focal|spiculated) lesions?', r'carcinoma\w*', r'neoplas\w*', r'tumou?rs?', r'(?:lung|pulmonary) lesions?'],   # + granulomas (option)
-    'Lung Opacity': [r'air[- ]?space (?:disease|opacit\w*|process)', r'(?<!nodular )opacit\w*', r'(?<!nodular )opacifi\w*',
+                    # + granulomas (option)
+                    r'(?:cavitary|endobronchial|parenchymal|focal|spiculated) lesions?', r'carcinoma\w*',
+                    r'neoplas\w*', r'tumou?rs?', r'(?:lung|pulmonary) lesions?'],
+    'Lung Opacity': [r'air[- ]?space (?:disease|opacit\w*|process)', r'(?<!nodular )opacit\w*', r'(?<!nodular '
+                                                                                                r')opacifi\w*',
                      r'infiltrat\w*', r'interstitial (?:markings?|pattern|lung disease|opacit\w*|prominence)',
                      r'reticular (?:pattern|markings?|opacit\w*)', r'reticulation', r'parenchymal scar\w*',
                      r'peribronchial thickening', r'(?:bronchial )?wall thickening', r'increased (?:\w+ )?density',
                      r'(?<!pleural )(?:pulmonary |interstitial |lung )?fibros[ie]s',
-                     r'decreased translucency', r'ground[- ]glass', r'(?<!pleural )(?<!parenchymal )(?<!pericardial )scar(?:ring|s)?'],
+                     r'decreased translucency', r'ground[- ]glass', r'(?<!pleural )(?<!parenchymal )(?<!pericardial '
+                                                                    r')scar(?:ring|s)?'],
     'Pleural Effusion': [r'(?<!pericardial )effusions?', r'pleural fluid', r'hydrothorax'],
-    'Pleural Other': [r'pleural[- ]?parenchymal (?:scar\w*|thickening|changes?|opacit\w*)', r'apical (?:pleural )?caps?',
-                      r'(?:(?<=effusion versus )|(?<=effusion vs )|(?<=effusion vs\. )|(?<=effusion or )|(?<=effusions or )|'
-                      r'(?<=effusions versus )|(?<=fluid or )|(?<=fluid versus ))thickening', r'pleural thickening', r'pleural fibros[ie]s', r'fibrothorax', r'pleural scar\w*',
-                      r'pleuro-?(?:parenchymal|pericardial) scar\w*', r'(?:pleural|diaphragmatic) (?:calcified )?plaques?'],
+    'Pleural Other': [r'pleural[- ]?parenchymal (?:scar\w*|thickening|changes?|opacit\w*)',
+                      r'apical (?:pleural )?caps?',
+                      r'(?:(?<=effusion versus )|(?<=effusion vs )|(?<=effusion vs\. )|(?<=effusion or )|'
+                      r'(?<=effusions or )|'
+                      r'(?<=effusions versus )|(?<=fluid or )|(?<=fluid versus ))thickening', r'pleural thickening',
+                      r'pleural fibros[ie]s', r'fibrothorax', r'pleural scar\w*',
+                      r'pleuro-?(?:parenchymal|pericardial) scar\w*', r'(?:pleural|diaphragmatic) (?:calcified '
+                                                                      r')?plaques?'],
     'Pneumonia': [r'(?:broncho)?pneumonia\w*', r'infectious process', r'infection', r'infectious'],
     'Pneumothorax': [r'(?:hydro)?pneumothora(?:x|ces)', r'ptx'],
     'Support Devices': [r'(?:ecg|ekg|monitoring|pacing|pacemaker|pacer) (?:leads?|wires?)', r'pacemakers?', r'pacer\w*',
-                        r'aicds?', r'icds?', r'defibrillators?', r'picc lines?', r'(?<!kerley b )(?<!septal )(?<!pleural )(?<!visceral )(?<!skin fold )lines?', r'piccs?',
+                        r'aicds?', r'icds?', r'defibrillators?', r'picc lines?', r'(?<!kerley b )(?<!septal )'
+                                                                                 r'(?<!pleural )(?<!visceral )'
+                                                                                 r'(?<!skin fold )lines?', r'piccs?',
                         r'tubes?', r'catheters?', r'(?:prosthetic )?valves?', r'cannula\w*', r'drains?', r'mediports?',
-                        r'port-?a-?cath', r'stents?', r'sternotomy wires?', r'hardware', r'plates?(?![- ]?like| atelecta)', r'screws?',
+                        r'port-?a-?cath', r'stents?', r'sternotomy wires?', r'hardware', r'plates?(?![- ]?like| '
+                                                                                         r'atelecta)', r'screws?',
                         r'coils?', r'devices?', r'arthroplast\w*', r'electrodes?', r'apparatus', r'support devices?',
-                        r'cabg', r'(?:median )?sternotom\w*', r'(?:(?:chest|power|infusion|subcutaneous|venous) )?ports?',
+                        r'cabg', r'(?:median )?sternotom\w*', r'(?:(?:chest|power|infusion|subcutaneous|venous) '
+                                                              r')?ports?',
                         r'(?:(?:surgical|vascular|cholecystectomy) )?clips?', r'ngt', r'ogt', r'ett', r'ij', r'lvad',
                         r'(?:aortic|mitral) valve (?:replacement|repair|prosthesis)', r'(?:loop )?recorder'],
 }
-_HEDGED = re.compile(r'vascular (?:prominence|engorgement|indistinctness)|cephalization|prominen|hilar (?:prominence|enlargement|fullness)|of the (?:\w+ )?hil')  # uncertain unless denied
+
+# %% ../nbs/01_labels.ipynb #5ef3894c
+# uncertain unless denied
+_HEDGED = re.compile(r'vascular (?:prominence|engorgement|indistinctness)|cephalization|prominen|hilar (?:prominence|'
+                     r'enlargement|fullness)|of the (?:\w+ )?hil')
 
 # %% ../nbs/01_labels.ipynb #2d74830d
 _STRUCTURE_PHRASES = {
-    'Cardiomegaly': [r'cardiac(?= and mediastinal (?:silhouettes?|contours?))', r'cardiac (?:silhouette|contour|size|shadow)s?',
+    'Cardiomegaly': [r'cardiac(?= and mediastinal (?:silhouettes?|contours?))', r'cardiac (?:silhouette|contour|size|'
+                                                                                r'shadow)s?',
                      r'heart size', r'size of the heart',
                      r'heart(?! failure)'],
-    'Enlarged Cardiomediastinum': [r'cardiomediastinal (?:and hilar )?(?:silhouettes?|contours?|size|shadow|structures?)', r'cardiomediastinum',
-                                   r'(?:superior )?mediastinal (?:and (?:hilar|cardiac) )?(?:silhouettes?|contours?|configuration|width|widening|enlargement|shadow|structures?)',
+    'Enlarged Cardiomediastinum': [r'cardiomediastinal (?:and hilar )?(?:silhouettes?|contours?|size|shadow|'
+                                   r'structures?)', r'cardiomediastinum',
+                                   r'(?:superior )?mediastinal (?:and (?:hilar|cardiac) )?(?:silhouettes?|contours?|'
+                                   r'configuration|width|widening|enlargement|shadow|structures?)',
                                    r'cardiomediastinal (?:widening|enlargement)',
-                                   r'(?:widened|widening of the|enlarged|enlargement of the) (?:superior )?mediastinum', r'mediastinum', r'pericardial silhouette',
+                                   r'(?:widened|widening of the|enlarged|enlargement of the) (?:superior )?mediastinum',
+                                   r'mediastinum', r'pericardial silhouette',
                                    r'(?:right )?paratracheal stripe'],
 }
+
+# %% ../nbs/01_labels.ipynb #1a33c2d6
 _QUAL = re.compile(  # qualifiers of a structure, strongest first within each kind
-    r"(?P<norm>\bnormal\b|\bunremarkable\b|within (?:the )?normal limits|\bnot (?:\w+ )?(?:enlarged|widened)|upper limits? of normal|"
-    r"\btop[- ]normal|\bupper[- ]normal|\bno (?:evidence of )?(?:enlargement|cardiomegaly|widening)|without (?:enlargement|widening))"
-    r"|(?P<border>\bborderline\b|difficult to (?:assess|evaluate)|(?:partially |partly )?obscured|not well (?:seen|visuali[sz]ed|assessed))"
-    r"|(?P<abn>enlarg\w*|\blarge\b|prominen\w*|widen\w*|\bwide\b|increased|cardiomegaly|\bdilat\w*|\bbig\b|\babnormal\b)"
+    r"(?P<norm>\bnormal\b|\bunremarkable\b|within (?:the )?normal limits|\bnot (?:\w+ )?(?:enlarged|widened)|upper "
+    r"limits? of normal|"
+    r"\btop[- ]normal|\bupper[- ]normal|\bno (?:evidence of )?(?:enlargement|cardiomegaly|widening)|without "
+    r"(?:enlargement|widening))"
+    r"|(?P<border>\bborderline\b|difficult to (?:assess|evaluate)|(?:partially |partly )?obscured|not well (?:seen|"
+    r"visuali[sz]ed|assessed))"
+    r"|(?P<abn>enlarg\w*|\blarge\b|prominen\w*|widen\w*|\bwide\b|increased|cardiomegaly|\bdilat\w*|\bbig\b|"
+    r"\babnormal\b)"
     r"|(?P<stable>\bstable\b|\bunchanged\b|\bsimilar\b|\bconstant\b)")
 
 # %% ../nbs/01_labels.ipynb #4e795031
@@ -147,36 +196,67 @@ _OTHER_FINDINGS = [r'emphysema\w*', r'hyperinfla\w*', r'hyperexpan\w*', r'blunt\
 class LabelOptions:
     "Convention choices where CheXpert's rules leave room (LABELING.md); the defaults follow LABELING.md."
     granuloma_is_lesion:bool = True                 # "calcified granuloma" -> Lung Lesion; False: an other finding
-    wedge_deformity_is_fracture:bool = False        # "wedge / compression deformity" -> Fracture; False: only "fracture"
+    wedge_deformity_is_fracture:bool = False        # "wedge / compression deformity" -> Fracture; False: never
     other_findings_block_no_finding:bool = False    # CheXpert labeler: emphysema, scoliosis... also block No Finding
 
+# %% ../nbs/01_labels.ipynb #7af0045b
 OPTIONS = LabelOptions()
 
+# %% ../nbs/01_labels.ipynb #769d3206
+_NAMES = {p: f"g{i}" for i, p in enumerate(PATHOLOGIES)}
+_GROUP2PATH = {v: k for k, v in _NAMES.items()}
+
+# %% ../nbs/01_labels.ipynb #9edbc79c
+def _alt(phrases):
+    "One regex alternation of `phrases`."
+    return '|'.join(phrases)
+
+# %% ../nbs/01_labels.ipynb #f2b7065c
+def _mention_regex(o:LabelOptions):
+    "The one regular expression of every phrase, one named group per observation, under the options `o`."
+    fp, other = {p: list(v) for p, v in _FINDING_PHRASES.items()}, list(_OTHER_FINDINGS)
+    (fp['Lung Lesion'] if o.granuloma_is_lesion else other).append(r'granulom\w*')
+    (fp['Fracture'] if o.wedge_deformity_is_fracture else other).append(r'(?:wedge|wedging|compression) '
+                                                                        r'(?:deformit\w*)|wedging')
+    return re.compile('|'.join(
+        [f"(?P<{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in fp.items()] +
+        [f"(?P<s{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in _STRUCTURE_PHRASES.items()] +
+        [f"(?P<other>\\b(?:{_alt(other)})\\b)"]))
+
+# %% ../nbs/01_labels.ipynb #db7ed5c1
+_MENTION = _mention_regex(OPTIONS)
+
+# %% ../nbs/01_labels.ipynb #44be8e2e
+STEP_CACHE, STEP_CACHE_MAX = {}, 500_000          # the step cache (see `_step`); `set_options` empties it
+_CACHE = STEP_CACHE               # old private name, still used by bench_drift.py and bench_widgets.py
+
+# %% ../nbs/01_labels.ipynb #2e28e205
 def set_options(**kw) -> LabelOptions:
     "Change the convention options (see `LabelOptions`) for every later call; returns the previous options."
     global OPTIONS, _MENTION
     bad = set(kw) - set(LabelOptions.__dataclass_fields__)
     if bad: raise TypeError(f"unknown label option(s) {sorted(bad)}; known: {list(LabelOptions.__dataclass_fields__)}")
     old, OPTIONS = OPTIONS, replace(OPTIONS, **kw)
-    _MENTION = _mention_regex(OPTIONS); _CACHE.clear()
+    _MENTION = _mention_regex(OPTIONS)
+    STEP_CACHE.clear()
     return old
 
-# %% ../nbs/01_labels.ipynb #769d3206
-_NAMES = {p: f"g{i}" for i, p in enumerate(PATHOLOGIES)}
-_GROUP2PATH = {v: k for k, v in _NAMES.items()}
-def _alt(phrases): return '|'.join(phrases)
+# %% ../nbs/01_labels.ipynb #3633262a
+def _spans(rx, s):
+    "(start, end) of every match of `rx` in `s`."
+    return [(m.start(), m.end()) for m in rx.finditer(s)]
 
-def _mention_regex(o:LabelOptions):
-    "The one regular expression of every phrase, one named group per observation, under the options `o`."
-    fp, other = {p: list(v) for p, v in _FINDING_PHRASES.items()}, list(_OTHER_FINDINGS)
-    (fp['Lung Lesion'] if o.granuloma_is_lesion else other).append(r'granulom\w*')
-    (fp['Fracture'] if o.wedge_deformity_is_fracture else other).append(r'(?:wedge|wedging|compression) (?:deformit\w*)|wedging')
-    return re.compile('|'.join(
-        [f"(?P<{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in fp.items()] +
-        [f"(?P<s{_NAMES[p]}>\\b(?:{_alt(ps)})\\b)" for p, ps in _STRUCTURE_PHRASES.items()] +
-        [f"(?P<other>\\b(?:{_alt(other)})\\b)"]))
+# %% ../nbs/01_labels.ipynb #a535a685
+def _clause(ends, a, b, n):
+    "The clause (lo, hi) around the mention [a, b): from the last clause boundary before it to the first one after it."
+    lo = max((e for s, e in ends if e <= a), default=0)
+    hi = min((s for s, e in ends if s >= b), default=n)
+    return lo, hi
 
-_MENTION = _mention_regex(OPTIONS)
+# %% ../nbs/01_labels.ipynb #bd64d731
+def _words(s):
+    "Number of words in `s`."
+    return len(s.split())
 
 # %% ../nbs/01_labels.ipynb #13996d8d
 _W = r"(?:\w+[ -]){0,2}"   # up to two filler words
@@ -185,64 +265,85 @@ _CLAUSE_END = re.compile(
     r"other than|with|due to|secondary to|consistent with|compatible with|representing|reflecting|"
     r"there (?:is|are|was|were)|and (?:the|there|a|an)|(?:is|are|was|were) (?:seen|noted|present|identified|"
     r"demonstrated|visuali[sz]ed|evident|detected|observed))\b")
+
+# %% ../nbs/01_labels.ipynb #dee37f00
 _PRE_NEG_UNC = re.compile(
-    r"\b(?:cannot|can ?not|can't|could not|unable to|not)\s+(?:be\s+)?(?:entirely\s+|completely\s+|totally\s+|definitely\s+|"
+    r"\b(?:cannot|can ?not|can't|could not|unable to|not)\s+(?:be\s+)?(?:entirely\s+|completely\s+|totally\s+|"
+    r"definitely\s+|"
     r"reliably\s+|fully\s+|be\s+)*(?:exclude[ds]?|rule[ds]?\s+out|ruled\s+out|assess\w*|evaluat\w*|determin\w*)\b"
-    r"|\bno new\b|\bnot\s+(?:be\s+)?(?:entirely\s+|completely\s+)?(?:excluded|ruled\s+out)\b|\bto (?:exclude|rule out)\b"
-    r"|\bnot (?:well )?(?:appreciated|assessed|evaluated|visuali[sz]ed well)\b|\bpoorly (?:seen|visuali[sz]ed|evaluated|assessed)\b")
+    r"|\bno new\b|\bnot\s+(?:be\s+)?(?:entirely\s+|completely\s+)?(?:excluded|ruled\s+out)\b|\bto (?:exclude|rule "
+    r"out)\b"
+    r"|\bnot (?:well )?(?:appreciated|assessed|evaluated|visuali[sz]ed well)\b|\bpoorly (?:seen|visuali[sz]ed|"
+    r"evaluated|assessed)\b")
+
+# %% ../nbs/01_labels.ipynb #3bf5c118
 _NO_CHANGE = re.compile(  # "no" / "without" that qualify a change, not a finding
     r"\b(?:no|without|not)\s+(?:any\s+|significant\s+|appreciable\s+|substantial\s+|definite\s+|interval\s+|"
     r"relevant\s+|visible\s+|major\s+|further\s+|real\s+|much\s+)*(?:change[sd]?|increase[sd]?|decrease[sd]?|worsening|"
     r"improvement|progression|difference|growth|enlargement of the (?!heart|cardiac|mediastin))\b"
-    r"|\b(?:has|have|had|is|are)\s+not\s+(?:yet\s+|fully\s+|completely\s+|entirely\s+)*(?:resolved|cleared|changed|improved)\b"
+    r"|\b(?:has|have|had|is|are)\s+not\s+(?:yet\s+|fully\s+|completely\s+|entirely\s+)*(?:resolved|cleared|changed|"
+    r"improved)\b"
     r"|\b(?:not|no)\s+(?:yet\s+|fully\s+|completely\s+|entirely\s+)+(?:resolved|cleared)\b")
+
+# %% ../nbs/01_labels.ipynb #8637670a
 _NEG_PRE = re.compile(
     r"\b(?:no|not|without|nor|neither|never|negative for|free of|absence of|absent|lack of|rather than|"
     r"resolution of|resolved|removal of|removed|ruled out|rule out|rules out|clear of|cleared of|cleared)\b"
     r"|\u00ac"                                                    # a cross mark (see `_lower`): "\u274c Pneumothorax"
-    r"|\bclear(?=\s+(?:(?:of|focal|acute|definite|any)\s+)*(?:air|consol|opac|infil|edema|effus|pneumo|atelec|mass|nodul))")
-                                                       # "lungs are clear [of] airspace disease": a word lost in redaction
+    r"|\bclear(?=\s+(?:(?:of|focal|acute|definite|any)\s+)*(?:air|consol|opac|infil|edema|effus|pneumo|atelec|mass|"
+    r"nodul))")
+                                    # "lungs are clear [of] airspace disease": a word lost in redaction
 _PARTIAL = re.compile(r"(?:partial(?:ly)?|near(?:ly)?|almost|mostly|largely|incomplete(?:ly)?|slowly)\s+$")
+
+# %% ../nbs/01_labels.ipynb #68bafc1e
 _NEG_POST = re.compile(
-    r"\b(?:(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|fully\s+|been\s+)*(?:resolved|cleared|disappeared|been removed)"
+    r"\b(?:(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|fully\s+|been\s+)*(?:resolved|cleared|disappeared|been "
+    r"removed)"
     r"|(?:is|are|was|were)\s+(?:now\s+|since\s+|completely\s+)*(?:resolved|cleared|removed|absent|gone)"
-    r"|(?:is|are|was|were|has been|have been)\s+not\s+(?:been\s+)?(?:clearly\s+|definitely\s+)?(?:seen|identified|present|"
+    r"|(?:is|are|was|were|has been|have been)\s+not\s+(?:been\s+)?(?:clearly\s+|definitely\s+)?(?:seen|identified|"
+    r"present|"
     r"visuali[sz]ed|demonstrated|evident|noted|detected|visible)"
     r"|(?:not|no longer)\s+(?:\w+\s+)?(?:seen|identified|visuali[sz]ed|demonstrated|evident|detected|present|visible)"
     r"|resolved|removed|ruled out|(?:is|are|was|were) excluded)\b")
+
+# %% ../nbs/01_labels.ipynb #5b9eae99
 _UNC_PRE = re.compile(
     r"\b(?:(?:may|might|could|can|would)\s+(?:also\s+|possibly\s+|potentially\s+)?(?:be|represent|reflect|indicate|"
-    r"include|suggest|relate|have|signify|denote|correspond)|possibl[ey]|probabl[ey]|likely|presum\w*|question(?:able)?|"
+    r"include|suggest|relate|have|signify|denote|correspond)|possibl[ey]|probabl[ey]|likely|presum\w*|question"
+    r"(?:able)?|"
     r"questioned|suspect\w*|suspicio\w*|concern(?:ing)?\s+(?:for|of)|worrisome|differential\s+(?:diagnosis\s+)?"
     r"(?:includes?|considerations?|of)|versus|vs\.?|suggest\w*|equivocal|indeterminate|borderline|consider\w*|"
     r"favou?r\w*|maybe|perhaps|uncertain|unclear|potential(?:ly)?|cannot be excluded|correlat\w*\s+(?:clinically|for)|"
-    r"clinical(?:ly)?\s+correlat\w*|(?:early|developing|evolving|underlying|superimposed)\s+(?=pneumon|infect|consol|edema))\b")
+    r"clinical(?:ly)?\s+correlat\w*|(?:early|developing|evolving|underlying|superimposed)\s+(?=pneumon|infect|consol|"
+    r"edema))\b")
+
+# %% ../nbs/01_labels.ipynb #598a552e
 _UNC_POST = re.compile(
-    r"\b(?:(?:is|are|was|were)\s+)?(?:(?:also|less|more|most|quite|very)\s+)?(?:(?:likely|possible|probable)(?=\s*(?:[.,;:!?]|$|and\b|but\b))|"
+    r"\b(?:(?:is|are|was|were)\s+)?(?:(?:also|less|more|most|quite|very)\s+)?(?:(?:likely|possible|probable)(?=\s*"
+    r"(?:[.,;:!?]|$|and\b|but\b))|"
     r"suspected|questioned|favou?red|suggested|considered|uncertain|in question|a consideration|not excluded|obscured|"
     r"(?:cannot|can ?not|can't|could not)\s+be\s+(?:entirely\s+|completely\s+)?(?:excluded|ruled out)|"
-    r"(?:may|might|could|can)\s+(?:also\s+)?be\s+present|(?:probably|possibly|presumably|likely)\s+(?:present|noted|seen|there))\b")
-_ARTIFACT = re.compile(r"[^.;:]{0,50}?\b(?:(?:overlying|overlapping|superimposed)\s+(?:soft tissues?|breast|nipples?|vessels|"
-                       r"vascular|bony|osseous)|artifact\w*|nipple shadows?)\b")   # "opacity ... likely due to overlying soft tissue"
-_ALTERNATIVE = re.compile(r"^[\s,]*(?:and/or|or|versus|vs\.?|or possibly|or less likely|or more likely)\s+(?:\w+[ -]){0,3}$")
+    r"(?:may|might|could|can)\s+(?:also\s+)?be\s+present|(?:probably|possibly|presumably|likely)\s+(?:present|noted|"
+    r"seen|there))\b")
 
-# %% ../nbs/01_labels.ipynb #3633262a
-def _spans(rx, s): return [(m.start(), m.end()) for m in rx.finditer(s)]
-
-def _clause(ends, a, b, n):
-    "The clause (lo, hi) around the mention [a, b): from the last clause boundary before it to the first one after it."
-    lo = max((e for s, e in ends if e <= a), default=0)
-    hi = min((s for s, e in ends if s >= b), default=n)
-    return lo, hi
-
-def _words(s): return len(s.split())
+# %% ../nbs/01_labels.ipynb #da7443e1
+_ARTIFACT = re.compile(r"[^.;:]{0,50}?\b(?:(?:overlying|overlapping|superimposed)\s+(?:soft tissues?|breast|nipples?|"
+                       r"vessels|"
+                       # "opacity ... likely due to overlying soft tissue"
+                       r"vascular|bony|osseous)|artifact\w*|nipple shadows?)\b")
+_ALTERNATIVE = re.compile(r"^[\s,]*(?:and/or|or|versus|vs\.?|or possibly|or less likely|or more likely)\s+(?:\w+[ "
+                          r"-]){0,3}$")
 
 # %% ../nbs/01_labels.ipynb #d3c14466
 _SEG_END = re.compile(r",|;|:|\.(?!\d)|\b(?:and|with|or|but|which|that|as well as|whereas|while|versus|vs)\b")
-_SIDE = re.compile(r"\b(?P<bilateral>(?:left|right) and (?:left|right)|both(?!\s+(?:on|at|in|of)\s+the\s+(?:left|right))|bilateral\w*|bibasilar|bibasal|biapical|"
+_SIDE = re.compile(r"\b(?P<bilateral>(?:left|right) and (?:left|right)|both(?!\s+(?:on|at|in|of)\s+the\s+(?:left|"
+                   r"right))|bilateral\w*|bibasilar|bibasal|biapical|"
                    r"bi-?basilar|bi-?apical)\b|\b(?P<left>left|lingula\w*|levo\w*)\b|\b(?P<right>right|dextro\w*)\b")
+
+# %% ../nbs/01_labels.ipynb #77d77850
 _TEMPORAL = re.compile(
-    r"(?P<improving>\b(?:partial(?:ly)?|near(?:ly)?|almost|mostly|largely|incomplete(?:ly)?)\s+(?:resolved|resolution|cleared)"
+    r"(?P<improving>\b(?:partial(?:ly)?|near(?:ly)?|almost|mostly|largely|incomplete(?:ly)?)\s+(?:resolved|resolution|"
+    r"cleared)"
     r"|\bnot\s+(?:yet\s+|fully\s+|completely\s+)*(?:resolved|cleared)\b"
     r"|\b(?:improv\w*|decreas\w*|smaller|reduc\w*|resolving|diminish\w*|regress\w*|lessen\w*|better|clearing|waning|"
     r"shrink\w*|less (?:prominent|conspicuous|extensive|pronounced|marked|dense|severe))\b)"
@@ -257,8 +358,11 @@ _TEMPORAL = re.compile(
     r"appeared|since placed|recently placed)\b)"
     r"|(?P<resolved>\b(?:resolved|resolution|cleared|removed|removal|disappear\w*|no longer (?:\w+ )?(?:seen|present|"
     r"visible|evident|identified|visuali[sz]ed|demonstrated))\b)")
+
+# %% ../nbs/01_labels.ipynb #55d70b82
 _SEVERITY = re.compile(
-    r"\b(?:(?P<trace>trace|tiny|minimal|minute|very small)|(?P<small>small|little)|(?P<mild>mild(?:ly)?|slight(?:ly)?|subtle)|"
+    r"\b(?:(?P<trace>trace|tiny|minimal|minute|very small)|(?P<small>small|little)|(?P<mild>mild(?:ly)?|slight(?:ly)?|"
+    r"subtle)|"
     r"(?P<moderate>moderate(?:ly)?)|(?P<large>large|massive|sizeable|sizable|big|substantial)|"
     r"(?P<severe>severe(?:ly)?|marked(?:ly)?|extensive|profound))\b")
 _SEV_ORDER = {k: i for i, k in enumerate(('trace', 'small', 'mild', 'moderate', 'large', 'severe'))}
@@ -270,33 +374,42 @@ def _np_bounds(s, a, b, lo, hi):
     m = _SEG_END.search(s, b, hi)
     return pre, (m.start() if m else hi)
 
+# %% ../nbs/01_labels.ipynb #b548abdf
 _BOTH = re.compile(r"\b(?:left|right)\s+and\s+(?:left|right)\b[\w\s-]*$")   # "right and left pleural effusions"
 
 _EXPLAINS = re.compile(r"(?:consistent with|compatible with|in keeping with|suggestive of|suggesting|representing|"
-                       r"reflecting|likely|due to)\s*(?:\w+\s+){0,3}$")   # a finding offered as the explanation of what precedes
+                       # a finding offered as the explanation of what precedes
+                       r"reflecting|likely|due to)\s*(?:\w+\s+){0,3}$")
 _SIDE_END = re.compile(r"[,;:()]|\.(?!\d)|\b(?:and|or|but|which|that|whereas|while|versus|vs|than)\b")
 
 _MOVES = re.compile(r"\b(?:shift\w*|deviat\w*|displac\w*|pushed|pulled|retract\w*|away)\b")
 
+# %% ../nbs/01_labels.ipynb #dc6562c7
 def _side_after(s, b, end, spans, path):
     "Side word after the mention of `path` ending at `b`, unless it belongs to another mention (see `_laterality`)."
     m = _SIDE.search(s, b, end)
-    if not m or _MOVES.search(s, b, m.start()): return None          # "effusion: trachea deviated to the left" is a sign
+    # "effusion: trachea deviated to the left" is a sign
+    if not m or _MOVES.search(s, b, m.start()): return None
     for x, y, p in spans:                                              # the mentions, in order
-        if x < b or p == path: continue                                # ("pacemaker device in the right ...": one device)
+        # ("pacemaker device in the right ...": one device)
+        if x < b or p == path: continue
         if x < m.start():
             if p: return None                                          # a finding in between: "X with Y on the left"
-        elif x >= m.end():                                             # the side opens Y's phrase: "X with left (lower lobe) Y"
+        # the side opens Y's phrase: "X with left (lower lobe) Y"
+        elif x >= m.end():
             return None if _words(s[m.end():x]) <= 3 and not _SEG_END.search(s, m.end(), x) else m.lastgroup
     return m.lastgroup
 
-_PAREN_SIDE = re.compile(r"\s*\(\s*(?:on the |the |mainly |predominantly )?(?:(?P<bilateral>bilateral\w*|both\w*|bibasilar)|"
+# %% ../nbs/01_labels.ipynb #b920859f
+_PAREN_SIDE = re.compile(r"\s*\(\s*(?:on the |the |mainly |predominantly )?(?:(?P<bilateral>bilateral\w*|both\w*|"
+                         r"bibasilar)|"
                          r"(?P<left>left)|(?P<right>right))\b")
 _COLON = re.compile(r"\s*(?:\([^)]{0,40}\)\s*)?(?::|\s[-\u2013\u2014]|\s=)\s*")   # "X:", "X -", "X \u2014", "X (...):"
 _VALUE_END = re.compile(r"[.;!?]|\bbut\b|\bwhereas\b|\bhowever\b")
 
+# %% ../nbs/01_labels.ipynb #e2c0a1aa
 def _laterality(s, a, b, p0, p1, spans=(), path=None):
-    "Side of the mention [a, b) of `path`, noun phrase from p0; `spans`: (start, end, pathology or None) of all mentions."
+    "Side of the mention [a, b) of `path`; noun phrase from p0; `spans`: (start, end, pathology|None) of every mention."
     if _BOTH.search(s, max(0, a - 40), a): return 'bilateral'
     before = [m.lastgroup for m in _SIDE.finditer(s, p0, a)]
     if before: return before[-1]
@@ -304,18 +417,23 @@ def _laterality(s, a, b, p0, p1, spans=(), path=None):
     if m: return m.lastgroup
     m = _COLON.match(s, b)                                            # a label and its value: "effusion: left-sided"
     if m:
-        e = _VALUE_END.search(s, m.end()); side = _side_after(s, m.end(), min(e.start() if e else len(s), m.end() + 80), spans, path)
+        e = _VALUE_END.search(s, m.end())
+        side = _side_after(s, m.end(), min(e.start() if e else len(s), m.end() + 80), spans, path)
         if side: return side
-    m = _SIDE_END.search(s, b); end = m.start() if m else len(s)   # after: "atelectasis is seen at the left base"
+    m = _SIDE_END.search(s, b)                                        # after: "atelectasis is seen at the left base"
+    end = m.start() if m else len(s)
     side = _side_after(s, b, min(end, b + 60), spans, path)
     if side: return side
-    m = _EXPLAINS.search(s, max(0, p0 - 40), p0 + 1)                  # "the left angle is blunted, consistent with (an effusion)"
+    # "the left angle is blunted, consistent with (an effusion)"
+    m = _EXPLAINS.search(s, max(0, p0 - 40), p0 + 1)
     if m:
         sides = [x.lastgroup for x in _SIDE.finditer(s, max(0, m.start() - 80), m.start())]
         if sides: return sides[-1]
     return 'unspecified'
 
+# %% ../nbs/01_labels.ipynb #0ff89eee
 def _severity(s, a, b, p0, p1):
+    "Severity of the mention [a, b): the last word before it in its noun phrase, else the first after (ranges: larger)."
     sev = [m.lastgroup for m in _SEVERITY.finditer(s, max(p0, a - 40), a)]
     if sev and re.search(r"\bto\b|-", s[a-40 if a > 40 else 0:a]):   # "small to moderate", "moderate - to - large"
         return max(sev, key=_SEV_ORDER.get)
@@ -326,20 +444,26 @@ def _severity(s, a, b, p0, p1):
     m2 = r and _SEVERITY.match(s, m.end() + r.end())
     return max(m.lastgroup, m2.lastgroup, key=_SEV_ORDER.get) if m2 else m.lastgroup
 
+# %% ../nbs/01_labels.ipynb #7ac636dc
 _TEMP_END = re.compile(r"[;:()]|\.(?!\d)|\b(?:but|however|although|though|whereas|while|except)\b")
 
+# %% ../nbs/01_labels.ipynb #1f2bab8d
 def _temporal(s, a, b, p0, tends):
     "Change word for the mention [a, b): in its noun phrase, else in the next phrases that name no other finding."
     lo, hi = _clause(tends, a, b, len(s))
-    m = _SEG_END.search(s, b, hi); p1 = m.start() if m else hi
+    m = _SEG_END.search(s, b, hi)
+    p1 = m.start() if m else hi
     best = _nearest_change(s, a, b, max(p0, lo), p1)
     while best is None and p1 < hi and p1 - b < 60:   # "effusion, unchanged": following phrases that name no finding
-        m = _SEG_END.search(s, p1 + 1, hi); q1 = m.start() if m else hi
+        m = _SEG_END.search(s, p1 + 1, hi)
+        q1 = m.start() if m else hi
         if _MENTION.search(s, p1, q1): break
         best, p1 = _nearest_change(s, p1, p1, p1, q1), q1   # first change word of that phrase (within 60 characters)
     return best
 
+# %% ../nbs/01_labels.ipynb #177fd85c
 def _nearest_change(s, a, b, lo, hi):
+    "The change word nearest the mention [a, b) within 60 characters inside [lo, hi) (ties: the one before)."
     best, dist = None, 61
     for m in _TEMPORAL.finditer(s, max(lo, a - 60), min(hi, b + 60)):
         if m.start() < b and m.end() > a: continue                     # inside the mention itself ("increased density")
@@ -355,8 +479,11 @@ _SIGN = re.compile(  # radiographic signs that carry a side for the finding they
     r"|(?P<shift>shift\w*|deviat\w*|displac\w*|pulled|pushed|retract\w*|leftward|rightward)"
     r"|(?P<air>(?:visceral )?pleural (?:line|edge)|lung markings|deep sulcus|hyperlucen\w*)"
     r"|(?P<airspace>air[- ]?bronchograms?|silhouette sign)"
-    r"|(?P<place>(?:lower|upper|mid|middle)[- ](?:zones?|lobes?|lungs?)|bases?|apex|apices|hemithorax|lung fields?|hemidiaphragm|"
+    r"|(?P<place>(?:lower|upper|mid|middle)[- ](?:zones?|lobes?|lungs?)|bases?|apex|apices|hemithorax|lung fields?|"
+    r"hemidiaphragm|"
     r"(?:(?:affected )?side|laterality|location)(?=[\s:]+(?:is |on |the |in |at )*(?:left|right|bilateral|both)\b)))\b")
+
+# %% ../nbs/01_labels.ipynb #30327d10
 SIGN_FINDINGS = {  # sign kind -> {finding it supports: +1 same side as the sign, -1 the opposite side}
     'effusion': {'Pleural Effusion': 1},
     'collapse': {'Atelectasis': 1},
@@ -364,36 +491,48 @@ SIGN_FINDINGS = {  # sign kind -> {finding it supports: +1 same side as the sign
     'air': {'Pneumothorax': 1},
     'airspace': {'Consolidation': 1, 'Pneumonia': 1, 'Lung Opacity': 1},
     'place': {}}                                                     # a bare location: only under a one-finding header
+
+# %% ../nbs/01_labels.ipynb #7d237eb3
 _SIGN_STOP = re.compile(r"[.;:()]|\b(?:but|whereas|while|however|and the|and a)\b")
 _TOWARD = re.compile(r"\s*(?:\w+\s+){0,3}?(?:(?P<to>toward|towards|to|into|on)|(?P<away>away from))\s+(?:the\s+)?"
-                     r"(?:(?P<same>same|affected|ipsilateral|involved)|(?P<opp>opposite|contralateral|other|unaffected)|"
+                     r"(?:(?P<same>same|affected|ipsilateral|involved)|(?P<opp>opposite|contralateral|other|"
+                     r"unaffected)|"
                      r"(?P<side>left|right))\b")
 _SAME = re.compile(r"\b(?:(?P<same>(?:same|affected|ipsilateral) side|ipsilateral(?:ly)?)|"
                    r"(?P<opposite>(?:opposite|contralateral|other) side|contralateral(?:ly)?))\b")
 _NO_SIGN = re.compile(r"\b(?:no|not|without|sharp|clear|normal|preserved|absent)\s+(?:\w+\s+){0,2}$")
 
+# %% ../nbs/01_labels.ipynb #cfc32acd
 def _signs(s:str) -> tuple:
-    "Signs in the lower-cased step `s`: (start, end, kind, side); side 'left' | 'right' | 'bilateral' | 'same' | 'opposite'."
+    "Signs in the lower-cased step `s`: (start, end, kind, side); side left|right|bilateral|same|opposite."
     out = []
     for m in _SIGN.finditer(s):
         k, a, b = m.lastgroup, m.start(), m.end()
         if _NO_SIGN.search(s, max(0, a - 30), a) and k != 'air': continue     # "no blunting", "sharp angles"
         if k == 'shift':
-            if b - a > 6 and s[a:b] in ('leftward', 'rightward'): out.append((a, b, k, s[a:a+4].replace('righ', 'right'))); continue
+            if b - a > 6 and s[a:b] in ('leftward', 'rightward'):
+                out.append((a, b, k, s[a:a+4].replace('righ', 'right')))
+                continue
             t = _TOWARD.match(s, b)
             if not t: continue
             side = t.group('side') or ('same' if t.group('same') else 'opposite')
             if t.group('away'): side = _OPPOSITE[side]
-            out.append((a, b, k, side)); continue
-        e = _SIGN_STOP.search(s, b + (s.startswith(':', b))); lo = max((x.end() for x in _SIGN_STOP.finditer(s, max(0, a - 60), a)), default=max(0, a - 60))
+            out.append((a, b, k, side))
+            continue
+        e = _SIGN_STOP.search(s, b + (s.startswith(':', b)))
+        lo = max((x.end() for x in _SIGN_STOP.finditer(s, max(0, a - 60), a)), default=max(0, a - 60))
         hi = min(e.start() if e else len(s), b + 40)
         sm = _SAME.search(s, lo, hi)
-        if sm: out.append((a, b, k, sm.lastgroup)); continue
-        before = [x.lastgroup for x in _SIDE.finditer(s, max(lo, a - 15) if k == 'place' else lo, a)]   # "left lower zone"
+        if sm:
+            out.append((a, b, k, sm.lastgroup))
+            continue
+        # "left lower zone"
+        before = [x.lastgroup for x in _SIDE.finditer(s, max(lo, a - 15) if k == 'place' else lo, a)]
         side = before[-1] if before else next((x.lastgroup for x in _SIDE.finditer(s, b, hi)), None)
         if side: out.append((a, b, k, side))
     return tuple(out)
 
+# %% ../nbs/01_labels.ipynb #3ea17356
 _OPPOSITE = {'left': 'right', 'right': 'left', 'bilateral': 'bilateral', 'same': 'opposite', 'opposite': 'same'}
 
 # %% ../nbs/01_labels.ipynb #1134adb6
@@ -408,20 +547,23 @@ class Mention:
     sentence: int               # index of the reasoning step (see `split_steps`)
     span: tuple[int, int]       # (start, end) character offsets of the matched phrase in the text
     text: str                   # the matched phrase, as written
-    via: str = 'name'           # 'name': the finding is named; 'sign': a cited sign gives its side (see `SIGN_FINDINGS`)
+    via: str = 'name'           # 'name': named; 'sign' / 'header': its side given by a sign / header (`_scoped`)
 
 # %% ../nbs/01_labels.ipynb #58fd2eb6
 _MARKUP = str.maketrans({**dict.fromkeys('*_#`\u2714\u2713\u2705\u2611\ufe0f\u2022>|', ' '),
-                         **dict.fromkeys('\u274c\u2717\u2718\u2716', '\u00ac')})   # check marks read as nothing, crosses as "no"
+                         # check marks read as nothing, crosses as "no"
+                         **dict.fromkeys('\u274c\u2717\u2718\u2716', '\u00ac')})
 
+# %% ../nbs/01_labels.ipynb #a22cc9c0
 def _lower(s):
     "Lower case with the same length (so offsets stay valid), markdown marks blanked, cross marks turned into '\u00ac'."
     low = s.lower()
     if len(low) != len(s): low = ''.join(c.lower() if len(c.lower()) == 1 else c for c in s)
     return low.translate(_MARKUP)
 
+# %% ../nbs/01_labels.ipynb #703e07c1
 def _label(s, a, b, lo, hi, cues):
-    "Label (1/0/-1) of the mention [a, b) in clause [lo, hi) given the cue spans; and whether a 'resolved' cue negated it."
+    "Label (1/0/-1) of the mention [a, b) in the clause [lo, hi), given the cue spans `cues`."
     pnu, noch, npre, npost, upre, upost = cues
     inside = lambda sp, x, y: [c for c in sp if c[0] >= x and c[1] <= y]
     # 1. pre-negation uncertainty: "cannot exclude X", "X is not excluded", "no new X"
@@ -438,9 +580,11 @@ def _label(s, a, b, lo, hi, cues):
     if any(',' not in s[b:c[0]] and _words(s[b:c[0]]) <= 6 for c in inside(upost, b, hi)): return -1
     return 1
 
+# %% ../nbs/01_labels.ipynb #9c066083
 _STRUCT_END = re.compile(r"[,;:()]|\.(?!\d)|\b(?:but|however|whereas|while|with|demonstrat\w*|showing|including|noting|"
                          r"and (?:the|there|lungs?|no|a|an))\b")   # "contours are stable demonstrating cardiomegaly"
 
+# %% ../nbs/01_labels.ipynb #ce1d62b4
 def _structure_label(s, a, b, lo, hi, p0, p1, cues):
     "Label of a heart / mediastinum mention from its qualifier; None when nothing qualifies it."
     m = _STRUCT_END.search(s, b)
@@ -461,14 +605,16 @@ def _structure_label(s, a, b, lo, hi, p0, p1, cues):
 _VALUE_CUE = re.compile(
     r"\s*(?:\(\s*(?P<punc>possible|possibly|probable|suspected|likely|questionable|uncertain|equivocal)\b"
     r"|(?:\([^)]{0,40}\)\s*)?(?::|\s[-\u2013\u2014])\s*(?:"
-    r"(?P<unc>possibl[ey]|probabl[ey]|uncertain|equivocal|questionable|suspected|suspicious|likely|may|might|could|borderline|"
+    r"(?P<unc>possibl[ey]|probabl[ey]|uncertain|equivocal|questionable|suspected|suspicious|likely|may|might|could|"
+    r"borderline|"
     r"not (?:be )?(?:entirely )?(?:excluded|ruled out)|cannot be (?:excluded|ruled out))"
     r"|(?P<neg>(?:no|none|not|absent|negative|ruled out|excluded|unlikely|normal)\b|\u00ac))|(?P<cross>\s*\u00ac))")
 
 # %% ../nbs/01_labels.ipynb #7e842f80
 def _analyse(sent:str):
     "Mentions of one step: tuples (start, end, pathology, label, laterality, temporal, severity, is_other)."
-    s = _lower(sent); n = len(s)
+    s = _lower(sent)
+    n = len(s)
     found = list(_MENTION.finditer(s))
     if not found: return ()
     ends, tends = _spans(_CLAUSE_END, s), _spans(_TEMP_END, s)
@@ -504,20 +650,30 @@ def _analyse(sent:str):
 
 # %% ../nbs/01_labels.ipynb #bedad5fd
 _IMAGE = r"(?:\w+\s+){0,3}(?:images?|x-?rays?|radiographs?|scans?|films?|pictures?|studies|study)"
+
+# %% ../nbs/01_labels.ipynb #3e9c6391
 _REFUSAL = re.compile(  # strong: the writer cannot read images at all; weak: declines a diagnosis, may still answer
     r"(?P<strong>\bas an ai\b|\bi\s+(?:can't|cannot|can’t|can not|am unable to|am not able to|won't|will not)\s+"
-    r"(?:assist|help)(?: you)? with (?:that|this|th(?:is|at) request)\b|\bas an artificial intelligence\b|\bas a (?:large )?language model\b|\bi(?:'m|’m| am) (?:just |only )?an ai\b"
-    r"|\b(?:cannot|can't|can’t|can not|unable to|not able to|not capable of|do not have the (?:ability|capability) to)\s+"
-    r"(?:directly\s+|actually\s+|personally\s+)?(?:view|see|access|interpret\w*|analy[sz]\w*|read\w*|examin\w*|review\w*|"
+    r"(?:assist|help)(?: you)? with (?:that|this|th(?:is|at) request)\b|\bas an artificial intelligence\b|\bas a "
+    r"(?:large )?language model\b|\bi(?:'m|’m| am) (?:just |only )?an ai\b"
+    r"|\b(?:cannot|can't|can’t|can not|unable to|not able to|not capable of|do not have the (?:ability|capability) "
+    r"to)\s+"
+    r"(?:directly\s+|actually\s+|personally\s+)?(?:view|see|access|interpret\w*|analy[sz]\w*|read\w*|examin\w*|"
+    r"review\w*|"
     r"evaluat\w*|process\w*|look at)\s+" + _IMAGE +
-    r"|\bi\s+(?:cannot|can't|can’t|can not)\s+provide (?:a |any )?(?:medical |diagnostic )?(?:diagnos\w*|interpret\w*|analys\w*)"
+    r"|\bi\s+(?:cannot|can't|can’t|can not)\s+provide (?:a |any )?(?:medical |diagnostic )?(?:diagnos\w*|interpret\w*|"
+    r"analys\w*)"
     r"(?! with certainty| without)(?=\s+(?:of|for|on)\s+" + _IMAGE + r"|\s*[.,])"
     r")|(?P<weak>\bi(?:'m|’m| am)\s+(?:not\s+(?:able|capable|qualified|designed|equipped|trained)|unable)\s+(?:to|of)\b"
     r"|\bi\s+(?:cannot|can't|can’t|can not|do not|don't|don’t)\s+(?:\w+\s+){0,2}(?:interpret|analy[sz]e|view|see|read|"
-    r"diagnose|provide (?:a |any )?(?:medical |definitive )?(?:diagnos|interpret|analys)|evaluate|assess|access|examine|review)"
+    r"diagnose|provide (?:a |any )?(?:medical |definitive )?(?:diagnos|interpret|analys)|evaluate|assess|access|"
+    r"examine|review)"
     r"|\bnot capable of\s+(?:\w+\s+){0,2}(?:interpret|analy[sz]|view|read|diagnos))")
+
+# %% ../nbs/01_labels.ipynb #2ff1683a
 _HEDGE = re.compile(r"\b(?:definitive\w*|definite|certain\w*|formal|final|official|replace|substitute|but|however)\b")
 
+# %% ../nbs/01_labels.ipynb #7aa38489
 def _refusal_cue(low:str) -> int:
     "0: no refusal cue in the lower-cased step; 1: a weak one (or a hedged strong one); 2: a strong one."
     m = _REFUSAL.search(low)
@@ -531,6 +687,7 @@ _PRIORITY = {1: 3, -1: 2, 0: 1}                 # positive > uncertain > negativ
 _COL = {p: i for i, p in enumerate(PATHOLOGIES)}
 _NF, _CARDIO = _COL['No Finding'], _COL['Cardiomegaly']
 
+# %% ../nbs/01_labels.ipynb #7cc70170
 def _contrib(sent, mentions):
     "What one step adds to its text's labels: ((column, label), ...) and whether it shows any finding (for No Finding)."
     out, finding = [], False
@@ -541,6 +698,36 @@ def _contrib(sent, mentions):
         if l != 0 and p == 'Edema' and _lower(sent[s:e]) in ('heart failure', 'chf'): out.append((_CARDIO, -1))
     return tuple(out), finding
 
+# %% ../nbs/01_labels.ipynb #456a46f4
+_SIDES3 = ('left', 'right', 'bilateral')
+
+# %% ../nbs/01_labels.ipynb #9b32eb71
+def _sign_sides(ms, signs):
+    "A named finding without a side takes one from a sign in the same step that supports it ('blunted left angle')."
+    out = list(ms)
+    for i, (s, e, p, l, lat, tmp, sev, other) in enumerate(ms):
+        if other or l == 0 or lat != 'unspecified': continue
+        for a, b, k, side in sorted(signs, key=lambda g: abs(g[0] - s)):
+            rel = SIGN_FINDINGS[k].get(p)
+            if rel and side in _SIDES3:
+                out[i] = (s, e, p, l, side if rel > 0 else _OPPOSITE[side], tmp, sev, other)
+                break
+    return tuple(out)
+
+# %% ../nbs/01_labels.ipynb #8035e7fc
+def _step(sent):
+    "Cached analysis of one step: (mentions, refusal cue, contributions, finding flag, signs, sided sign, stated)."
+    # stated = {pathology: label} of the findings it states; sided sign = it has a finding's sign (not a bare place)
+    r = STEP_CACHE.get(sent)
+    if r is None:
+        if len(STEP_CACHE) >= STEP_CACHE_MAX: STEP_CACHE.clear()
+        low = _lower(sent)
+        ms, sg = _analyse(sent), _signs(low)
+        if sg and ms: ms = _sign_sides(ms, sg)
+        r = STEP_CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg),
+                            {m[2]: m[3] for m in ms if not m[7] and m[3] != 0})
+    return r
+
 # %% ../nbs/01_labels.ipynb #c4e2a9d0
 _RICH = re.compile(r"\*\*|__|^#|:[ \t]*(?:\*\*)?[ \t]*$|^[ \t]*[-*\u2022]", re.M)   # markdown: headers and bullets
 _RICH_HINT = re.compile(r"\*\*|#|[-*\u2022] |:\n|__")
@@ -549,8 +736,9 @@ _HEAD_LINE = re.compile(r"^[ \t]*(?:#{1,6}|\*\*|__)|(?::|\*\*|__)[ \t]*(?:\*\*)?
 _MARKS_ONLY = re.compile(r"[\s*_#:.)(\d\u2714\u2713\u2705\u2022-]*")
 _WORDY = re.compile(r"[A-Za-z]{3}")
 
+# %% ../nbs/01_labels.ipynb #33cd123f
 def _is_header(text, a, b):
-    "Is the step [a, b) a header line: a heading, a bold line, or a short line ending with ':' (its own line, few words)?"
+    "Is the step [a, b) a header line: a heading, a bold line, or a short line of its own ending with ':'?"
     lo, hi = text.rfind('\n', 0, a) + 1, text.find('\n', b)
     if hi < 0: hi = len(text)
     if not (_MARKS_ONLY.fullmatch(text, lo, a) and _MARKS_ONLY.fullmatch(text, b, hi)): return False   # the whole line
@@ -559,8 +747,10 @@ def _is_header(text, a, b):
     if _HEAD_LINE.search(line): return words <= (25 if line.rstrip(' *_').endswith(':') else 12)
     return words <= 6 and not line.rstrip().endswith('.')
 
+# %% ../nbs/01_labels.ipynb #b137c4b0
 _UNSIDED = {'Cardiomegaly', 'Edema', 'Enlarged Cardiomediastinum', 'Support Devices'}
 
+# %% ../nbs/01_labels.ipynb #ec9e3769
 def _last_side(steps, i, pos):
     "The last concrete side named (by a mention or a sign) before position `pos` of step `i`."
     for j in range(i, -1, -1):
@@ -570,6 +760,19 @@ def _last_side(steps, i, pos):
         if cands: return max(cands)[1]
     return None
 
+# %% ../nbs/01_labels.ipynb #222a1e35
+def _named(steps):
+    "Pathology -> [label, sides] over the findings a text names (1 or -1)."
+    named = {}
+    for r in steps:
+        for m in r[0]:
+            if not m[7] and m[3] != 0:
+                d = named.setdefault(m[2], [m[3], set()])
+                d[0] = max(d[0], m[3])
+                d[1].add(m[4])
+    return named
+
+# %% ../nbs/01_labels.ipynb #e6ca8da4
 def _plain_signs(steps):
     "`_scoped` for a text without markdown structure: a sign gives its side to a finding named only without one."
     out, named = [], None
@@ -588,19 +791,11 @@ def _plain_signs(steps):
                 out.append((i, s, e, p, named[p][0], side if rel > 0 else _OPPOSITE[side], 'sign'))
     return out
 
-def _named(steps):
-    "Pathology -> [label, sides] over the findings a text names (1 or -1)."
-    named = {}
-    for r in steps:
-        for m in r[0]:
-            if not m[7] and m[3] != 0:
-                d = named.setdefault(m[2], [m[3], set()]); d[0] = max(d[0], m[3]); d[1].add(m[4])
-    return named
-
+# %% ../nbs/01_labels.ipynb #2fa87c34
 def _scoped(text, spans, steps):
-    "Sides given by structure: signs give theirs to findings named elsewhere (under a header or an opening line ending in"
-    "':' that names them, else to a finding named without any side); a finding named without a side under a header with"
-    "one side takes it. Returns (step, start, end, pathology, label, side, via) tuples; via 'sign' or 'header'."
+    "Sides given by structure: (step, start, end, pathology, label, side, via) tuples, via 'sign' or 'header'."
+    # signs give theirs to findings named elsewhere (under a header or an opening line ending in ':' that names them,
+    # else to a finding named without any side); a finding named without a side under a one-sided header takes it
     rich = bool(_RICH_HINT.search(text)) and bool(_RICH.search(text))           # a cheap test first: 171k texts
     if not rich: return _plain_signs(steps)
     out, scope, head_side, last, prev_end, named = [], {}, None, None, 0, None
@@ -612,7 +807,8 @@ def _scoped(text, spans, steps):
             scope = here
             sides = {m[4] for m in ms if not m[7] and m[3] != 0 and m[2] not in _UNSIDED} - {'unspecified'}
             head_side = sides.pop() if len(sides) == 1 else None
-        elif scope and head_side:                                        # "- This may represent pneumonia." under "(Right)"
+        # "- This may represent pneumonia." under "(Right)"
+        elif scope and head_side:
             for m in ms:
                 if not m[7] and m[3] != 0 and m[4] == 'unspecified' and m[2] not in _UNSIDED:
                     out.append((i, m[0], m[1], m[2], m[3], head_side, 'header'))
@@ -620,7 +816,8 @@ def _scoped(text, spans, steps):
             if side in ('same', 'opposite'):
                 if last is None: continue
                 side = last if side == 'same' else _OPPOSITE[last]
-            targets = SIGN_FINDINGS[kind] if kind != 'place' else ({p: 1 for p in scope} if len(scope) == 1 and not here else {})
+            if kind != 'place': targets = SIGN_FINDINGS[kind]
+            else: targets = {p: 1 for p in scope} if len(scope) == 1 and not here else {}
             for p, rel in targets.items():
                 if p in here: continue                                   # named in this step: `_sign_sides` did it
                 if p in scope: lab = scope[p]
@@ -635,43 +832,17 @@ def _scoped(text, spans, steps):
             if m[4] in _SIDES3: last = m[4]
     return out
 
-# %% ../nbs/01_labels.ipynb #456a46f4
-_CACHE, _CACHE_MAX = {}, 500_000
-
-def _sign_sides(ms, signs):
-    "A named finding without a side takes it from a sign in the same step that supports it ('blunted left angle: effusion')."
-    out = list(ms)
-    for i, (s, e, p, l, lat, tmp, sev, other) in enumerate(ms):
-        if other or l == 0 or lat != 'unspecified': continue
-        for a, b, k, side in sorted(signs, key=lambda g: abs(g[0] - s)):
-            rel = SIGN_FINDINGS[k].get(p)
-            if rel and side in _SIDES3: out[i] = (s, e, p, l, side if rel > 0 else _OPPOSITE[side], tmp, sev, other); break
-    return tuple(out)
-
-_SIDES3 = ('left', 'right', 'bilateral')
-
-def _step(sent):
-    "Cached per-step result: (mentions, refusal cue, label contributions, shows-a-finding flag, signs, has a finding's sign,"
-    "{pathology: label} of the findings it states)."
-    r = _CACHE.get(sent)
-    if r is None:
-        if len(_CACHE) >= _CACHE_MAX: _CACHE.clear()
-        low = _lower(sent)
-        ms, sg = _analyse(sent), _signs(low)
-        if sg and ms: ms = _sign_sides(ms, sg)
-        r = _CACHE[sent] = (ms, _refusal_cue(low), *_contrib(sent, ms), sg, any(g[2] != 'place' for g in sg),
-                            {m[2]: m[3] for m in ms if not m[7] and m[3] != 0})
-    return r
-
+# %% ../nbs/01_labels.ipynb #5dc6d115
 def extract_mentions(text:str) -> list[Mention]:
-    "Every mention of a CheXpert observation in `text`, in order, classified (see `Mention`); signs add 'sign' mentions."
+    "Every mention of a CheXpert observation in `text`, in order, classified (`Mention`); signs add 'sign' ones."
     out, spans = [], step_spans(text)
     steps = [_step(text[a:b]) for a, b in spans]
     for i, (a, b) in enumerate(spans):
         for s, e, p, l, lat, tmp, sev, other in steps[i][0]:
             if not other: out.append(Mention(p, l, lat, tmp, sev, i, (a + s, a + e), text[a + s:a + e]))
     for i, s, e, p, l, lat, via in _scoped(text, spans, steps):
-        a = spans[i][0]; out.append(Mention(p, l, lat, None, None, i, (a + s, a + e), text[a + s:a + e], via))
+        a = spans[i][0]
+        out.append(Mention(p, l, lat, None, None, i, (a + s, a + e), text[a + s:a + e], via))
     return sorted(out, key=lambda m: m.span)
 
 # %% ../nbs/01_labels.ipynb #e91b3c55
@@ -688,7 +859,7 @@ def finding_sides(text:str) -> dict:
 
 # %% ../nbs/01_labels.ipynb #a6d41f2e
 def _answers(steps, text, spans) -> bool:
-    "Does a text with a refusal cue still read the image? Findings outside the cue's steps (sided ones after a strong cue)."
+    "Does a text with a refusal cue still read the image (findings outside the cue's steps; sided after a strong cue)?"
     cue = max(r[1] for r in steps)
     rest = [m for r in steps if not r[1] for m in r[0] if not m[7]]
     if cue == 1: return bool(rest)
@@ -696,15 +867,18 @@ def _answers(steps, text, spans) -> bool:
         g[3] in _SIDES3 for r in steps if not r[1] for g in r[4])
     return sided or (len(rest) >= 4 and any(m[3] == 0 for m in rest))
 
+# %% ../nbs/01_labels.ipynb #24cefcf2
 _REFUSAL_WORDS = ('as a', ' an ai', 'cannot', "can't", 'can\u2019t', 'can not', 'unable', 'not able', 'not capable',
                   'do not', "don't", 'don\u2019t', ' not ')                  # every cue contains one of these
 
+# %% ../nbs/01_labels.ipynb #a0729abb
 def is_refusal(text:str) -> bool:
     "Does the writer decline to read the image ('As an AI, I cannot interpret medical images...') and give no reading?"
     if not isinstance(text, str): return False
     low = text.lower()
     if not any(w in low for w in _REFUSAL_WORDS) or not _REFUSAL.search(low): return False
-    spans = step_spans(text); steps = [_step(text[a:b]) for a, b in spans]
+    spans = step_spans(text)
+    steps = [_step(text[a:b]) for a, b in spans]
     return any(r[1] for r in steps) and not _answers(steps, text, spans)
 
 # %% ../nbs/01_labels.ipynb #605a00c6
@@ -712,13 +886,15 @@ def _aggregate(steps):
     "Labels {column: value} from the cached results of a text's steps."
     lab, finding, refusal = {}, False, False
     for ms, ref, contrib, fnd, *_ in steps:
-        finding |= fnd; refusal |= ref
+        finding |= fnd
+        refusal |= ref
         for c, l in contrib:
             old = lab.get(c)
             if old is None or _PRIORITY[l] > _PRIORITY[old]: lab[c] = l
     if steps and not finding and not refusal: lab[_NF] = 1
     return lab
 
+# %% ../nbs/01_labels.ipynb #4481257f
 def extract_labels(text:str) -> dict:
     "CheXpert labels of `text`: {pathology: 1 | 0 | -1} for every mentioned observation (unmentioned ones omitted)."
     lab = _aggregate([_step(text[a:b]) for a, b in step_spans(text)])
@@ -734,13 +910,15 @@ def read_chexpert_csv(path) -> tuple[list[str], pd.DataFrame]:
 def _label_rows(texts):
     "Label matrix (len(texts), 14) of float, NaN = not mentioned."
     out = np.full((len(texts), len(PATHOLOGIES)), np.nan)
-    cache, step, spans, prio = _CACHE, _step, step_spans, _PRIORITY
+    cache, step, spans, prio = STEP_CACHE, _step, step_spans, _PRIORITY
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
         lab, finding, refusal, any_step = {}, False, False, False
         for a, b in spans(t):                                  # _aggregate, inlined: this loop runs 171k times
             r = cache.get(t[a:b]) or step(t[a:b])
-            any_step = True; refusal |= r[1]; finding |= r[3]
+            any_step = True
+            refusal |= r[1]
+            finding |= r[3]
             for c, l in r[2]:
                 old = lab.get(c)
                 if old is None or prio[l] > prio[old]: lab[c] = l
@@ -748,73 +926,71 @@ def _label_rows(texts):
         for c, l in lab.items(): out[i, c] = l
     return out
 
-def _child(fn, texts, lo, hi, conn):
-    "Worker body (forked: `fn` and `texts` are inherited, not pickled): send back fn(texts[lo:hi]) or the error."
-    try: conn.send(('ok', fn(texts[lo:hi])))
-    except BaseException as e: conn.send(('error', f"{type(e).__name__}: {e}"))
-    finally: conn.close()
-
-def _parallel(fn, texts, n_jobs, min_per_job=2000):
-    "`fn` on `n_jobs` chunks of `texts`, the first in this process and the rest in forked children; results in order."
-    import multiprocessing as mp
-    n = len(texts)
-    if n_jobs is None or n_jobs < 0: n_jobs = os.cpu_count() or 1
-    k = min(n_jobs, n // min_per_job)
-    if k <= 1 or 'fork' not in mp.get_all_start_methods(): return [fn(texts)]
-    ctx, bounds = mp.get_context('fork'), np.linspace(0, n, k + 1).astype(int)
-    procs = []
-    for lo, hi in zip(bounds[1:-1], bounds[2:]):
-        r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_child, args=(fn, texts, lo, hi, w), daemon=True); p.start(); w.close()
-        procs.append((p, r))
-    results = [fn(texts[:bounds[1]])]
-    for p, r in procs:
-        status, value = r.recv(); p.join()
-        if status != 'ok': raise RuntimeError(f"labelling worker failed: {value}")
-        results.append(value)
-    return results
-
+# %% ../nbs/01_labels.ipynb #7d74f9c6
 def label_texts(texts,        # sequence of report / trajectory texts (non-strings give an all-NaN row)
                 n_jobs:int=1, # worker processes (fork); -1 = all cores
                ) -> pd.DataFrame:
     "CheXpert labels of many texts: index = position, columns = PATHOLOGIES, values 1.0 / 0.0 / -1.0 / NaN."
     texts = list(texts)
-    parts = _parallel(_label_rows, texts, n_jobs)
+    parts = [_label_rows(texts)] if n_jobs == 1 else parallel_chunks(_label_rows, texts, n_jobs)   # see Under the hood
     arr = np.concatenate(parts) if parts else np.full((0, len(PATHOLOGIES)), np.nan)
     return pd.DataFrame(arr, columns=list(PATHOLOGIES))
 
 # %% ../nbs/01_labels.ipynb #bf47a5d3
-MENTION_COLUMNS = ['doc', 'pathology', 'label', 'laterality', 'temporal', 'severity', 'sentence', 'start', 'end', 'text', 'via']
+MENTION_COLUMNS = ['doc', 'pathology', 'label', 'laterality', 'temporal', 'severity', 'sentence', 'start', 'end',
+                   'text', 'via']
 
 VIA = ('name', 'sign', 'header')
 
+# %% ../nbs/01_labels.ipynb #6f4e97ee
 def _mention_rows(texts):
+    "The columns of `mention_table` for `texts` ('via' as codes into `VIA`)."
     cols = [[] for _ in MENTION_COLUMNS[:-1]]
     (doc, path, lab, lat, tmp, sev, sen, st, en, txt), extra = cols, []
-    cache, step, code = _CACHE, _step, {v: k for k, v in enumerate(VIA)}
+    cache, step, code = STEP_CACHE, _step, {v: k for k, v in enumerate(VIA)}
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
-        spans = step_spans(t); signs = False
+        spans = step_spans(t)
+        signs = False
         for j, (a, b) in enumerate(spans):
-            r = cache.get(t[a:b]) or step(t[a:b]); signs = signs or r[5]
+            r = cache.get(t[a:b]) or step(t[a:b])
+            signs = signs or r[5]
             for s, e, p, l, la, te, se, other in r[0]:
                 if other: continue
-                doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(te); sev.append(se)
-                sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e])
+                doc.append(i)
+                path.append(p)
+                lab.append(l)
+                lat.append(la)
+                tmp.append(te)
+                sev.append(se)
+                sen.append(j)
+                st.append(a + s)
+                en.append(a + e)
+                txt.append(t[a + s:a + e])
         if not signs and not ('*' in t or '#' in t or '- ' in t or ':\n' in t or '\u2022' in t or '__' in t):
             continue                                                       # plain text, no sign: nothing to scope
         for j, s, e, p, l, la, v in _scoped(t, spans, [cache.get(t[a:b]) or step(t[a:b]) for a, b in spans]):
-            a = spans[j][0]; extra.append((len(doc), code[v]))
-            doc.append(i); path.append(p); lab.append(l); lat.append(la); tmp.append(None); sev.append(None)
-            sen.append(j); st.append(a + s); en.append(a + e); txt.append(t[a + s:a + e])
+            a = spans[j][0]
+            extra.append((len(doc), code[v]))
+            doc.append(i)
+            path.append(p)
+            lab.append(l)
+            lat.append(la)
+            tmp.append(None)
+            sev.append(None)
+            sen.append(j)
+            st.append(a + s)
+            en.append(a + e)
+            txt.append(t[a + s:a + e])
     via = np.zeros(len(doc), np.int8)                                      # 'via' as codes: 1M rows at CXR-MAX size
     for k, c in extra: via[k] = c
     return cols + [via]
 
+# %% ../nbs/01_labels.ipynb #2198ce3e
 def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
     "Every mention in `texts`, one row each: doc (position of the text) and the `Mention` fields (span as start/end)."
     texts = list(texts)
-    parts = _parallel(_mention_rows, texts, n_jobs)
+    parts = [_mention_rows(texts)] if n_jobs == 1 else parallel_chunks(_mention_rows, texts, n_jobs)
     offset, cols = 0, [[] for _ in MENTION_COLUMNS]
     bounds = np.linspace(0, len(texts), len(parts) + 1).astype(int)
     for lo, part in zip(bounds, parts):
@@ -826,7 +1002,7 @@ def mention_table(texts, n_jobs:int=1) -> pd.DataFrame:
 
 # %% ../nbs/01_labels.ipynb #645e3e86
 def label_agreement(pred:pd.DataFrame, ref:pd.DataFrame) -> pd.DataFrame:
-    "Per observation: cells labelled by either table (`n`), exact agreements (`agree`) and their share; last row 'overall'."
+    "Per observation: cells labelled by either table (`n`), exact agreements (`agree`), their share; row 'overall'."
     p, r = pred[list(PATHOLOGIES)].to_numpy(float), ref[list(PATHOLOGIES)].to_numpy(float)
     used = ~(np.isnan(p) & np.isnan(r))
     same = (p == r) & used
@@ -836,28 +1012,34 @@ def label_agreement(pred:pd.DataFrame, ref:pd.DataFrame) -> pd.DataFrame:
     return df
 
 # %% ../nbs/01_labels.ipynb #d1e0f3a7
-CODES = {'AT': 'Atelectasis', 'CM': 'Cardiomegaly', 'CO': 'Consolidation', 'ED': 'Edema', 'EC': 'Enlarged Cardiomediastinum',
+CODES = {'AT': 'Atelectasis', 'CM': 'Cardiomegaly', 'CO': 'Consolidation', 'ED': 'Edema',
+         'EC': 'Enlarged Cardiomediastinum',
          'FR': 'Fracture', 'LL': 'Lung Lesion', 'LO': 'Lung Opacity', 'NF': 'No Finding', 'EF': 'Pleural Effusion',
          'PO': 'Pleural Other', 'PN': 'Pneumonia', 'PX': 'Pneumothorax', 'SD': 'Support Devices'}
 
+# %% ../nbs/01_labels.ipynb #05b66111
 def _codes(field, where, kind=int):
     "{pathology: value} from 'EF=1 AT=-1' (kind=int) or 'EF=left,right' (kind=str); errors name `where`."
     out = {}
     for tok in field.split():
         code, _, v = tok.partition('=')
-        if code not in CODES or not v: raise ValueError(f"{where}: bad label {tok!r} (want CODE=value, CODE in {sorted(CODES)})")
+        if code not in CODES or not v:
+            raise ValueError(f"{where}: bad label {tok!r} (want CODE=value, CODE in {sorted(CODES)})")
         try: out[CODES[code]] = int(v) if kind is int else v.split(',')
         except ValueError: raise ValueError(f"{where}: bad value in {tok!r}") from None
-        if kind is int and out[CODES[code]] not in (1, 0, -1): raise ValueError(f"{where}: label must be 1, 0 or -1 in {tok!r}")
+        if kind is int and out[CODES[code]] not in (1, 0, -1):
+            raise ValueError(f"{where}: label must be 1, 0 or -1 in {tok!r}")
     return out
 
+# %% ../nbs/01_labels.ipynb #2377678a
 def read_dev_sentences(path) -> pd.DataFrame:
     "A hand-labelled sentence file ('report | sentence | CODE=v ... | reason' lines): one row per sentence."
     rows = []
     for i, line in enumerate(open(path, encoding='utf-8'), 1):
         if not line.strip() or line.startswith('#'): continue
         f = [x.strip() for x in line.rstrip('\n').split(' | ')]
-        if len(f) != 4: raise ValueError(f"{path}, line {i}: want 4 fields 'report | sentence | labels | reason', got {len(f)}")
+        if len(f) != 4:
+            raise ValueError(f"{path}, line {i}: want 4 fields 'report | sentence | labels | reason', got {len(f)}")
         rows.append((f[0], f[1], {} if f[2] == 'none' else _codes(f[2], f"{path}, line {i}, field labels"), f[3]))
     return pd.DataFrame(rows, columns=['report', 'text', 'labels', 'reason'])
 
@@ -872,13 +1054,22 @@ def read_dev_rationales(path) -> pd.DataFrame:
         rows.append(dict(cur, text='\n'.join(cur['text']).strip()))
     for i, line in enumerate(open(path, encoding='utf-8'), 1):
         line = line.rstrip('\n')
-        if line.startswith('=== '): close(); cur, key_lines = {'id': line[4:].strip(), 'line': i, 'text': []}, True; continue
-        if cur is None:
-            if line.strip() and not line.startswith('#'): raise ValueError(f"{path}, line {i}: text before the first '=== id'")
+        if line.startswith('=== '):
+            close()
+            cur, key_lines = {'id': line[4:].strip(), 'line': i, 'text': []}, True
             continue
-        if key_lines and line == '---': key_lines = False; continue
-        if not key_lines: cur['text'].append(line); continue
-        k, _, v = line.partition(':'); k, v = k.strip(), v.strip()
+        if cur is None:
+            if line.strip() and not line.startswith('#'):
+                raise ValueError(f"{path}, line {i}: text before the first '=== id'")
+            continue
+        if key_lines and line == '---':
+            key_lines = False
+            continue
+        if not key_lines:
+            cur['text'].append(line)
+            continue
+        k, _, v = line.partition(':')
+        k, v = k.strip(), v.strip()
         where = f"{path}, line {i}, field {k}"
         if k == 'labels': cur[k] = _codes(v, where)
         elif k == 'sides': cur[k] = _codes(v, where, str)
@@ -893,7 +1084,7 @@ def read_dev_rationales(path) -> pd.DataFrame:
 
 # %% ../nbs/01_labels.ipynb #d1e0f3a9
 def per_class_f1(pred:pd.DataFrame, gold:pd.DataFrame, binarize:bool=True) -> pd.DataFrame:
-    "Per observation: support, precision, recall, F1 of `pred` against `gold` (1 or -1 positive when `binarize`; NaN = absent)."
+    "Per observation: support, precision, recall, F1 of `pred` against `gold` (`binarize`: 1 or -1 positive)."
     P, G = pred[list(PATHOLOGIES)].to_numpy(float), gold[list(PATHOLOGIES)].to_numpy(float)
     pos = (lambda x: np.isin(x, (1, -1))) if binarize else (lambda x: x == 1)
     p, g = pos(P), pos(G)
@@ -907,7 +1098,7 @@ def per_class_f1(pred:pd.DataFrame, gold:pd.DataFrame, binarize:bool=True) -> pd
 
 # %% ../nbs/01_labels.ipynb #cb386287
 def planted_agreement(studies) -> pd.Series:
-    "Agreement of the labeler with planted truth in simulated trajectories (`Trajectory.labels` and meta side / temporal / step)."
+    "Agreement of the labeler with the planted truth of simulated trajectories (labels; meta side, temporal, step)."
     c = dict.fromkeys(['label cells', 'labels agree', 'sides planted', 'sides read', 'sides wrong', 'changes planted',
                        'changes read', 'changes wrong', 'steps planted', 'steps found'], 0)
     for st in studies:
@@ -916,27 +1107,64 @@ def planted_agreement(studies) -> pd.Series:
             if ref is None: continue
             got, ms = extract_labels(t['text']), extract_mentions(t['text'])
             for p in PATHOLOGIES[1:]:
-                if p in ref or p in got: c['label cells'] += 1; c['labels agree'] += ref.get(p) == got.get(p)
+                if p in ref or p in got:
+                    c['label cells'] += 1
+                    c['labels agree'] += ref.get(p) == got.get(p)
             for key, attr in (('side', 'laterality'), ('temporal', 'temporal')):
                 name = 'sides' if key == 'side' else 'changes'
                 for p, v in meta.get(key, {}).items():
                     read = {getattr(m, attr) for m in ms if m.pathology == p and m.label != 0} - {'unspecified', None}
                     if not any(m.pathology == p and m.label != 0 for m in ms): continue
-                    c[f'{name} planted'] += 1; c[f'{name} read'] += v in read; c[f'{name} wrong'] += bool(read - {v})
+                    c[f'{name} planted'] += 1
+                    c[f'{name} read'] += v in read
+                    c[f'{name} wrong'] += bool(read - {v})
             for p, k in meta.get('step', {}).items():
-                c['steps planted'] += 1; c['steps found'] += any(m.pathology == p and m.sentence == k for m in ms)
+                c['steps planted'] += 1
+                c['steps found'] += any(m.pathology == p and m.sentence == k for m in ms)
     return pd.Series(c)
+
+# %% ../nbs/01_labels.ipynb #ec739386
+def _child(fn, texts, lo, hi, conn):
+    "Worker body (forked: `fn` and `texts` are inherited, not pickled): send back fn(texts[lo:hi]) or the error."
+    try: conn.send(('ok', fn(texts[lo:hi])))
+    except BaseException as e: conn.send(('error', f"{type(e).__name__}: {e}"))
+    finally: conn.close()
+
+# %% ../nbs/01_labels.ipynb #6d89035e
+def parallel_chunks(fn, texts, n_jobs, min_per_job=2000):
+    "`fn` on `n_jobs` chunks of `texts`, the first in this process and the rest in forked children; results in order."
+    import multiprocessing as mp
+    n = len(texts)
+    if n_jobs is None or n_jobs < 0: n_jobs = os.cpu_count() or 1
+    k = min(n_jobs, n // min_per_job)
+    if k <= 1 or 'fork' not in mp.get_all_start_methods(): return [fn(texts)]
+    ctx, bounds = mp.get_context('fork'), np.linspace(0, n, k + 1).astype(int)
+    procs = []
+    for lo, hi in zip(bounds[1:-1], bounds[2:]):
+        r, w = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_child, args=(fn, texts, lo, hi, w), daemon=True)
+        p.start()
+        w.close()
+        procs.append((p, r))
+    results = [fn(texts[:bounds[1]])]
+    for p, r in procs:
+        status, value = r.recv()
+        p.join()
+        if status != 'ok': raise RuntimeError(f"labelling worker failed: {value}")
+        results.append(value)
+    return results
 
 # %% ../nbs/01_labels.ipynb #2ddaa8c6
 def templated_reports(n:int, seed:int=0) -> list[str]:
-    "`n` synthetic trajectories built from sentence templates (for speed tests): findings, sides, sizes, changes, hedges."
+    "`n` synthetic trajectories from sentence templates (speed tests): findings, sides, sizes, changes, hedges."
     rng = np.random.default_rng(seed)
     finds = ['pleural effusion', 'pneumothorax', 'consolidation', 'atelectasis', 'pulmonary edema', 'opacity', 'nodule']
     sides, sizes = ['left', 'right', 'bilateral', ''], ['small', 'moderate', 'large', 'mild', 'trace', '']
     tmpl = ['There is a {size} {side} {f}.', 'No {f}.', 'The {side} {f} has {chg} since the prior study.',
             'Possible {side} {f}.', '{Size} {side} {f}, {chg2}.', 'No evidence of {f} or {f2}.',
             'Cannot exclude {side} {f}.', 'The heart size is {heart}.', 'Step {k}: assess the {side} lung for {f}.']
-    chg, chg2 = ['increased', 'decreased', 'resolved', 'improved', 'worsened'], ['unchanged', 'stable', 'new', 'improving']
+    chg, chg2 = ['increased', 'decreased', 'resolved', 'improved', 'worsened'], ['unchanged', 'stable', 'new',
+                                                                                 'improving']
     out = []
     for i in range(n):
         k = rng.integers(4, 12)
@@ -951,10 +1179,13 @@ def templated_reports(n:int, seed:int=0) -> list[str]:
         out.append(' '.join(sents))
     return out
 
+# %% ../nbs/01_labels.ipynb #841f640a
 def throughput(texts, fn=label_texts, repeats:int=3, cold:bool=True) -> float:
     "Texts per second of `fn(texts)`, best of `repeats`; `cold` empties the step cache before each run."
     best = float('inf')
     for _ in range(repeats):
-        if cold: _CACHE.clear()
-        t0 = time.perf_counter(); fn(texts); best = min(best, time.perf_counter() - t0)
+        if cold: STEP_CACHE.clear()
+        t0 = time.perf_counter()
+        fn(texts)
+        best = min(best, time.perf_counter() - t0)
     return len(texts) / best

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, re, gc
 from functools import lru_cache
+from fastcore.basics import patch
 from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import pandas as pd
@@ -14,16 +15,19 @@ from .data import Study, Trajectory, PATHOLOGIES, TEMPORAL_FINDINGS, TEMPORAL_VA
 # %% auto #0
 __all__ = ['FINDINGS', 'PREVALENCE', 'LATERAL', 'SIDES', 'SEVERITY', 'TEMPORAL_PRIOR', 'PHRASES', 'NEG_NOUN', 'NEG_PAIR',
            'TEMPORAL_PHRASES', 'FILLERS', 'NORMAL_CLOSERS', 'REFUSALS', 'ADD_WEIGHTS', 'NEG_MENTION', 'STEP_CAP',
-           'MOST_DISAGREED', 'RATIONALE_NAMES', 'SIGNS', 'BILATERAL_SIGNS', 'HEDGED_INTROS', 'sample_truth', 'render',
-           'TeacherProfile', 'check_profile', 'cxr_max_teachers', 'random_teachers', 'PlantedTruth', 'planted_truth',
-           'render_statement', 'render_pair', 'layout', 'render_rationale', 'Simulation', 'expected_step_corruption',
-           'effective_rates', 'simulate', 'trajectory_table', 'realised_truth', 'simulate_cmd']
+           'MOST_DISAGREED', 'RATIONALE_NAMES', 'SIGNS', 'BILATERAL_SIGNS', 'HEDGED_INTROS', 'NOT_MENTIONED',
+           'sample_truth', 'render', 'TeacherProfile', 'check_profile', 'cxr_max_teachers', 'random_teachers',
+           'PlantedTruth', 'planted_truth', 'render_statement', 'render_pair', 'layout', 'render_rationale',
+           'Simulation', 'expected_step_corruption', 'effective_rates', 'simulate', 'trajectory_table',
+           'realised_truth', 'simulate_cmd']
 
 # %% ../nbs/02_simulate.ipynb #3311dd07
 FINDINGS = PATHOLOGIES[1:]                      # the 13 findings a teacher states; No Finding is derived
 PREVALENCE = {'Support Devices': .30, 'Pleural Effusion': .25, 'Lung Opacity': .22, 'Atelectasis': .20,
               'Cardiomegaly': .18, 'Edema': .12, 'Pneumonia': .07, 'Consolidation': .05, 'Pneumothorax': .04,
               'Enlarged Cardiomediastinum': .04, 'Lung Lesion': .03, 'Fracture': .02, 'Pleural Other': .015}
+
+# %% ../nbs/02_simulate.ipynb #33b28372
 # parent(s) -> (P(finding | no parent), P(finding | any parent)); marginals match PREVALENCE (see the test below)
 _CORRELATED = {'Edema': (('Cardiomegaly',), .09, .25),
                'Pleural Effusion': (('Edema', 'Cardiomegaly'), .185, .46),
@@ -31,6 +35,8 @@ _CORRELATED = {'Edema': (('Cardiomegaly',), .09, .25),
                'Consolidation': (('Pneumonia',), .027, .35),
                'Lung Opacity': (('Pneumonia',), .19, .60),
                'Pneumothorax': (('Support Devices',), .023, .08)}
+
+# %% ../nbs/02_simulate.ipynb #283fdc3b
 _ORDER = ('Support Devices', 'Cardiomegaly', 'Edema', 'Pleural Effusion', 'Atelectasis', 'Pneumonia',
           'Consolidation', 'Lung Opacity', 'Pneumothorax', 'Enlarged Cardiomediastinum', 'Lung Lesion', 'Fracture',
           'Pleural Other')                      # parents before children
@@ -50,7 +56,7 @@ def sample_truth(n:int,                  # number of studies
                  rng:np.random.Generator, # the random source
                  p_prior:float=.5,        # probability that a study has a prior examination (temporal labels)
                 ) -> dict:
-    "Ground truth for `n` studies as arrays: findings (n, 13) bool, side/severity/temporal codes (n, 13) int, has_prior (n,)."
+    "Ground truth for `n` studies: findings (n, 13) bool, side/severity/temporal codes (n, 13) int, has_prior (n,)."
     col = {p: i for i, p in enumerate(FINDINGS)}
     y = np.zeros((n, len(FINDINGS)), bool)
     u = rng.random((n, len(FINDINGS)))
@@ -62,12 +68,14 @@ def sample_truth(n:int,                  # number of studies
         else: y[:, col[p]] = u[:, col[p]] < PREVALENCE[p]
     side = np.full(y.shape, -1)
     for p, probs in LATERAL.items():
-        j = col[p]; side[:, j] = np.where(y[:, j], rng.choice(3, size=n, p=probs), -1)
+        j = col[p]
+        side[:, j] = np.where(y[:, j], rng.choice(3, size=n, p=probs), -1)
     sev = np.where(y, rng.integers(0, 3, size=y.shape), -1)
     has_prior = rng.random(n) < p_prior
     temporal = np.full(y.shape, -1)
     for p in TEMPORAL_FINDINGS:
-        j = col[p]; temporal[:, j] = np.where(y[:, j] & has_prior, rng.choice(3, size=n, p=TEMPORAL_PRIOR), -1)
+        j = col[p]
+        temporal[:, j] = np.where(y[:, j] & has_prior, rng.choice(3, size=n, p=TEMPORAL_PRIOR), -1)
     return dict(findings=y, side=side, severity=sev, temporal=temporal, has_prior=has_prior)
 
 # %% ../nbs/02_simulate.ipynb #e14535d1
@@ -81,15 +89,18 @@ PHRASES = {
    unc=("Possible {sev} {adj} pleural effusion.", "A {sev} {adj} pleural effusion cannot be excluded.",
         "There may be a {sev} {adj} pleural effusion.", "Blunting of {cpa2} may represent a small effusion.")),
  'Pneumothorax': dict(
-   pos=("There is a {sev} {adj} pneumothorax.", "{Sev} {adj} apical pneumothorax.", "A {sev} {sided} pneumothorax is present.",
+   pos=("There is a {sev} {adj} pneumothorax.", "{Sev} {adj} apical pneumothorax.",
+        "A {sev} {sided} pneumothorax is present.",
         "{Sev} {adj} pneumothorax is seen."),
-   neg=("No pneumothorax.", "There is no pneumothorax.", "No pneumothorax is identified.", "No evidence of pneumothorax."),
+   neg=("No pneumothorax.", "There is no pneumothorax.", "No pneumothorax is identified.",
+        "No evidence of pneumothorax."),
    unc=("Possible {sev} {adj} apical pneumothorax.", "A {sev} {adj} pneumothorax cannot be excluded.",
         "Questionable {sev} {adj} apical pneumothorax.")),
  'Cardiomegaly': dict(
    pos=("The heart is {sevly} enlarged.", "{Sev} cardiomegaly.", "There is {sev} cardiomegaly.",
         "Heart size is {sevly} enlarged.", "{Sev} cardiomegaly is present."),
-   neg=("The heart size is normal.", "No cardiomegaly.", "Heart size is within normal limits.", "The heart is not enlarged."),
+   neg=("The heart size is normal.", "No cardiomegaly.", "Heart size is within normal limits.",
+        "The heart is not enlarged."),
    unc=("Possible {sev} cardiomegaly.", "The heart size is borderline.", "{Sev} cardiomegaly cannot be excluded.",
         "Borderline cardiomegaly.")),
  'Enlarged Cardiomediastinum': dict(
@@ -98,7 +109,8 @@ PHRASES = {
    neg=("The mediastinum is not widened.", "The mediastinal contours are normal.",
         "The cardiomediastinal silhouette is within normal limits.", "Normal mediastinal contours."),
    unc=("The mediastinal contours are borderline.", "Possible enlargement of the cardiomediastinal silhouette.",
-        "Enlargement of the cardiomediastinal silhouette cannot be excluded.", "The mediastinum is borderline widened.")),
+        "Enlargement of the cardiomediastinal silhouette cannot be excluded.",
+        "The mediastinum is borderline widened.")),
  'Lung Lesion': dict(
    pos=("There is a {size} nodule in the {adj} upper lobe.", "A {size} mass is present in the {adj} lower lobe.",
         "{Size} pulmonary nodule in the {adj} mid lung.", "A {size} {adj} upper lobe nodule is seen."),
@@ -109,9 +121,11 @@ PHRASES = {
    pos=("Patchy opacity {at}.", "There is {base} opacity.", "Hazy airspace opacity in the {lung}.",
         "{Sided} airspace opacity is noted.", "Ill-defined opacity {at}."),
    neg=("No focal airspace opacity.", "There is no focal opacity.", "No airspace opacity is seen."),
-   unc=("Possible subtle opacity {at}.", "Questionable opacity in the {lung}.", "A faint opacity {at} cannot be excluded.")),
+   unc=("Possible subtle opacity {at}.", "Questionable opacity in the {lung}.",
+        "A faint opacity {at} cannot be excluded.")),
  'Edema': dict(
-   pos=("There is {sev} pulmonary edema.", "{Sev} interstitial edema.", "Findings are consistent with {sev} pulmonary edema.",
+   pos=("There is {sev} pulmonary edema.", "{Sev} interstitial edema.",
+        "Findings are consistent with {sev} pulmonary edema.",
         "{Sev} pulmonary edema with Kerley B lines.", "Pulmonary vascular congestion with {sev} interstitial edema."),
    neg=("No pulmonary edema.", "There is no evidence of pulmonary edema.", "No overt pulmonary edema.",
         "Pulmonary vasculature is normal, without edema."),
@@ -121,7 +135,8 @@ PHRASES = {
    pos=("There is consolidation in the {lobe}.", "Focal consolidation in the {lobe}.",
         "Consolidation with air bronchograms in the {lobe}.", "Dense consolidation {at}."),
    neg=("No focal consolidation.", "There is no consolidation.", "No consolidation is identified."),
-   unc=("Possible consolidation {at}.", "Consolidation {at} cannot be excluded.", "Questionable consolidation in the {lobe}.")),
+   unc=("Possible consolidation {at}.", "Consolidation {at} cannot be excluded.",
+        "Questionable consolidation in the {lobe}.")),
  'Pneumonia': dict(
    pos=("Findings are consistent with pneumonia in the {lobe}.", "Pneumonia is present in the {lobe}.",
         "There is evidence of pneumonia in the {lobe}.", "The appearance is compatible with {sided} pneumonia."),
@@ -145,28 +160,40 @@ PHRASES = {
    unc=("Possible nondisplaced {adj} {rib} rib fracture.", "A subtle {adj} rib fracture cannot be excluded.")),
  'Support Devices': dict(
    pos=("An endotracheal tube terminates 4 cm above the carina.", "A central venous catheter terminates in the SVC.",
-        "A nasogastric tube courses below the diaphragm.", "A dual-chamber pacemaker is present with leads in expected position.",
+        "A nasogastric tube courses below the diaphragm.",
+        "A dual-chamber pacemaker is present with leads in expected position.",
         "A chest tube is in place.", "Sternotomy wires and a central venous catheter are noted."),
    neg=("No lines or tubes are present.", "There are no support devices."),
    unc=("Possible nasogastric tube, tip not well seen.", "There may be a catheter projecting over the SVC.")),
 }
+
+# %% ../nbs/02_simulate.ipynb #3c25c588
 NEG_NOUN = {'Pleural Effusion': 'pleural effusion', 'Pneumothorax': 'pneumothorax', 'Edema': 'pulmonary edema',
             'Consolidation': 'focal consolidation', 'Pneumonia': 'pneumonia', 'Atelectasis': 'atelectasis'}
 NEG_PAIR = ("No {a} or {b}.", "There is no {a} or {b}.", "No evidence of {a} or {b}.")
+
+# %% ../nbs/02_simulate.ipynb #9796aa41
 TEMPORAL_PHRASES = {'improving': ("improved since the prior study", "decreased compared with the prior radiograph",
                                   "improving from the prior exam"),
                     'stable': ("unchanged from the prior study", "stable compared with the prior radiograph",
                                "similar to the prior exam"),
                     'worsening': ("increased since the prior study", "worse compared with the prior radiograph",
                                   "progressed from the prior exam")}
+
+# %% ../nbs/02_simulate.ipynb #f62ac3f8
 FILLERS = ("The trachea is midline.", "The upper abdomen is unremarkable.", "The soft tissues are unremarkable.",
-           "Lung volumes are normal.", "The patient is slightly rotated.", "This is a single frontal view of the chest.",
+           "Lung volumes are normal.", "The patient is slightly rotated.",
+           "This is a single frontal view of the chest.",
            "Technical quality is adequate.", "The thoracic aorta is normal in caliber.", "The bony thorax is intact.",
            "The visualized osseous structures are unremarkable.", "The diaphragms are well defined.",
            "Correlation with clinical findings is recommended.")
 NORMAL_CLOSERS = ("No acute cardiopulmonary process.", "No acute cardiopulmonary abnormality.")
-REFUSALS = ("As an AI, I'm not capable of interpreting medical images. Please consult a qualified radiologist for an accurate reading.",
-            "I'm sorry, but I can't provide a diagnostic interpretation of this radiograph. A licensed radiologist should review the study.",
+
+# %% ../nbs/02_simulate.ipynb #50892cc0
+REFUSALS = ("As an AI, I'm not capable of interpreting medical images. Please consult a qualified radiologist for an "
+            "accurate reading.",
+            "I'm sorry, but I can't provide a diagnostic interpretation of this radiograph. A licensed radiologist "
+            "should review the study.",
             "I am unable to analyze medical images. Please seek the opinion of a healthcare professional.")
 
 # %% ../nbs/02_simulate.ipynb #255d917d
@@ -179,9 +206,12 @@ _SIDE_WORDS = {'left': dict(adj='left', base='left basilar', at='at the left bas
                'bilateral': dict(adj='bilateral', base='bibasilar', at='at both bases', lobe='lower lobes bilaterally',
                                  lung='both lungs', sided='bilateral', cpa='Both costophrenic angles are',
                                  cpa2='both costophrenic angles')}
+
+# %% ../nbs/02_simulate.ipynb #872040ce
 _SEV_WORDS = {'mild': 'mildly', 'moderate': 'moderately', 'severe': 'severely', 'small': 'small', 'large': 'large'}
 _SIZES, _RIBS = ('small', '1.5 cm', '2 cm', '3 cm'), ('fourth', 'fifth', 'sixth', 'seventh', 'eighth')
 
+# %% ../nbs/02_simulate.ipynb #f0ef86ae
 def _slots(p, side, sev, r):
     "Slot values for finding `p` with side index `side`, severity index `sev` (-1 = none), `r` an int for free choices."
     d = dict(_SIDE_WORDS[SIDES[side] if side >= 0 else 'right'])
@@ -190,6 +220,7 @@ def _slots(p, side, sev, r):
     d.update({k[0].upper() + k[1:]: v[0].upper() + v[1:] for k, v in list(d.items())})
     return d
 
+# %% ../nbs/02_simulate.ipynb #2449087d
 @lru_cache(maxsize=None)
 def render(template:str, p:str, side:int=-1, sev:int=-1, r:int=0) -> str:
     "One statement: `template` of finding `p` with its slots filled (`r` picks size and rib; cached: a compiled table)."
@@ -203,12 +234,14 @@ NEG_MENTION = {'Support Devices': .05, 'Pleural Other': .1, 'Fracture': .5, 'Lun
                'Enlarged Cardiomediastinum': .6}   # how often a pertinent negative names this finding (1 if absent)
 STEP_CAP = .5                                   # c_max: corruption never exceeds a coin flip
 _COL = {p: i for i, p in enumerate(FINDINGS)}
-_ADD_P = np.array([ADD_WEIGHTS.get(p, 0.) for p in FINDINGS]); _ADD_P = _ADD_P / _ADD_P.sum()
+_ADD_P = np.array([ADD_WEIGHTS.get(p, 0.) for p in FINDINGS])
+_ADD_P = _ADD_P / _ADD_P.sum()
 
 # %% ../nbs/02_simulate.ipynb #469a264e
 _PER_FINDING = ('sensitivity', 'specificity', 'temporal_confusion')
 _RATES = ('refusal', 'hedging', 'hallucination', 'laterality_flip', 'mention_negatives', 'step_drift')
 
+# %% ../nbs/02_simulate.ipynb #ffb55b88
 @dataclass
 class TeacherProfile:
     "One simulated teacher: the probability of every planted behaviour (see the generative story above)."
@@ -226,22 +259,26 @@ class TeacherProfile:
     styles: tuple = ('steps', 'numbered', 'paragraphs')  # report layouts this teacher uses, drawn uniformly
     drift: dict = field(default_factory=dict)            # fields that take new values after the change point
 
-    def value(self, name:str, finding:str|None=None) -> float:
-        "The planted value of field `name` (for `finding`, if per finding)."
-        v = getattr(self, name)
-        if isinstance(v, dict): return float(v.get(finding, v.get('default', TeacherProfile.__dataclass_fields__[name].default)))
-        return float(v)
+# %% ../nbs/02_simulate.ipynb #3376b6ae
+@patch
+def value(self:TeacherProfile, name:str, finding:str|None=None) -> float:
+    "The planted value of field `name` (for `finding`, if per finding)."
+    v = getattr(self, name)
+    if not isinstance(v, dict): return float(v)
+    return float(v.get(finding, v.get('default', TeacherProfile.__dataclass_fields__[name].default)))
 
-    def after_change(self) -> TeacherProfile:
-        "This teacher after the change point: `drift` applied (per-finding dicts merge over the old values)."
-        new = {}
-        for k, v in self.drift.items():
-            old = getattr(self, k)
-            if k in _PER_FINDING and isinstance(v, dict):
-                base = old if isinstance(old, dict) else {'default': old}
-                v = {**base, **v}
-            new[k] = v
-        return replace(self, drift={}, **new)
+# %% ../nbs/02_simulate.ipynb #7a695ea5
+@patch
+def after_change(self:TeacherProfile) -> TeacherProfile:
+    "This teacher after the change point: `drift` applied (per-finding dicts merge over the old values)."
+    new = {}
+    for k, v in self.drift.items():
+        old = getattr(self, k)
+        if k in _PER_FINDING and isinstance(v, dict):
+            base = old if isinstance(old, dict) else {'default': old}
+            v = {**base, **v}
+        new[k] = v
+    return replace(self, drift={}, **new)
 
 # %% ../nbs/02_simulate.ipynb #bf440a21
 def check_profile(t:TeacherProfile) -> TeacherProfile:
@@ -252,12 +289,14 @@ def check_profile(t:TeacherProfile) -> TeacherProfile:
         v = getattr(t, k)
         allowed = set(TEMPORAL_FINDINGS if k == 'temporal_confusion' else FINDINGS) | {'default'}
         for f, x in (v.items() if isinstance(v, dict) else [(None, v)]):
-            if f is not None and f not in allowed: bad(f"{k} has unknown finding {f!r}; expected one of {sorted(allowed)}")
+            if f is not None and f not in allowed:
+                bad(f"{k} has unknown finding {f!r}; expected one of {sorted(allowed)}")
             if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1:
                 bad(f"{k}{'' if f is None else '[' + repr(f) + ']'} must be a probability in [0, 1], got {x!r}")
     for k in _RATES:
         x = getattr(t, k)
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1: bad(f"{k} must be a probability in [0, 1], got {x!r}")
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1:
+            bad(f"{k} must be a probability in [0, 1], got {x!r}")
     if isinstance(t.verbosity, bool) or not isinstance(t.verbosity, (int, float)) or not 0 <= t.verbosity <= 20:
         bad(f"verbosity must be a mean number of sentences in [0, 20], got {t.verbosity!r}")
     if not t.styles or set(t.styles) - {'steps', 'numbered', 'paragraphs'}:
@@ -274,48 +313,72 @@ _MS5 = ('Consolidation', 'Pleural Effusion', 'Pneumonia', 'Pneumothorax', 'Edema
 _MSCXRT = {  # model -> accuracy on _MS5 (DESIGN.md, section 2)
     'Claude Sonnet-4': (.89, .69, .48, .15, .15), 'GPT-5-nano': (.75, .68, .89, .90, .52),
     'GLM-4.5V': (.59, .67, .52, .96, .72), 'Gemini-2.5-flash-lite': (.28, .61, .40, .94, .42),
-    'Moonshot-v1': (.13, .46, .77, .88, .19), 'Qwen-VL-Max': (.54, .65, .40, .95, .64), 'Grok-4': (.43, .41, .36, .97, .61)}
+    'Moonshot-v1': (.13, .46, .77, .88, .19), 'Qwen-VL-Max': (.54, .65, .40, .95, .64),
+    'Grok-4': (.43, .41, .36, .97, .61)}
 
-def _tc(name): return {p: round(1 - a, 2) for p, a in zip(_MS5, _MSCXRT[name])}
+# %% ../nbs/02_simulate.ipynb #5f5f723c
+def _tc(name):
+    "Temporal confusion per MS-CXR-T finding: 1 - the model's accuracy."
+    return {p: round(1 - a, 2) for p, a in zip(_MS5, _MSCXRT[name])}
 
+# %% ../nbs/02_simulate.ipynb #983adf7c
+def _by_name(**kw):
+    "Keyword arguments as findings: Lung_Opacity=.9 -> {'Lung Opacity': .9}."
+    return {k.replace('_', ' '): v for k, v in kw.items()}
+
+# %% ../nbs/02_simulate.ipynb #901f14be
 def _sens_table(name, **other):
-    "Sensitivity per finding: the MS-CXR-T accuracy mapped linearly to .35-.95 for its five findings; `other` for the rest."
+    "Sensitivity per finding: MS-CXR-T accuracy mapped linearly to .35-.95 for its five findings; `other` the rest."
     return {**{p: round(.35 + .62 * a, 2) for p, a in zip(_MS5, _MSCXRT[name])}, **_by_name(**other)}
 
-def _by_name(**kw): return {k.replace('_', ' '): v for k, v in kw.items()}   # Lung_Opacity=.9 -> {'Lung Opacity': .9}
-
+# %% ../nbs/02_simulate.ipynb #5c2a3b72
 def cxr_max_teachers() -> list[TeacherProfile]:
     "The seven CXR-MAX teachers with distinct planted personalities."
     T, S = TeacherProfile, _by_name
     return [
-      T('Claude Sonnet-4', sensitivity=_sens_table('Claude Sonnet-4', Atelectasis=.95, Cardiomegaly=.93, Enlarged_Cardiomediastinum=.80,
+      T('Claude Sonnet-4',
+        sensitivity=_sens_table('Claude Sonnet-4', Atelectasis=.95, Cardiomegaly=.93, Enlarged_Cardiomediastinum=.80,
             Lung_Lesion=.90, Lung_Opacity=.92, Fracture=.90, Pleural_Other=.70, Support_Devices=.96),
-        specificity=S(default=.99, Atelectasis=.95, Lung_Opacity=.975, Cardiomegaly=.97, Enlarged_Cardiomediastinum=.96, Pneumonia=.98),
+        specificity=S(default=.99, Atelectasis=.95, Lung_Opacity=.975, Cardiomegaly=.97,
+                      Enlarged_Cardiomediastinum=.96, Pneumonia=.98),
         hedging=.12, verbosity=2.5, mention_negatives=.7, temporal_confusion=_tc('Claude Sonnet-4'), refusal=.01),
-      T('GPT-5-nano', sensitivity=_sens_table('GPT-5-nano', Atelectasis=.40, Cardiomegaly=.88, Enlarged_Cardiomediastinum=.65,
+      T('GPT-5-nano',
+        sensitivity=_sens_table('GPT-5-nano', Atelectasis=.40, Cardiomegaly=.88, Enlarged_Cardiomediastinum=.65,
             Lung_Lesion=.60, Lung_Opacity=.80, Fracture=.65, Pleural_Other=.55, Support_Devices=.90),
         specificity=S(default=.995, Atelectasis=.72, Lung_Opacity=.98, Cardiomegaly=.985, Pneumonia=.99),
         verbosity=.3, mention_negatives=.3, temporal_confusion=_tc('GPT-5-nano'), styles=('numbered',)),
-      T('GLM-4.5V', sensitivity=_sens_table('GLM-4.5V', Atelectasis=.80, Cardiomegaly=.90, Enlarged_Cardiomediastinum=.75,
+      T('GLM-4.5V',
+        sensitivity=_sens_table('GLM-4.5V', Atelectasis=.80, Cardiomegaly=.90, Enlarged_Cardiomediastinum=.75,
             Lung_Lesion=.75, Lung_Opacity=.85, Fracture=.75, Pleural_Other=.65, Support_Devices=.94),
-        specificity=S(default=.98, Atelectasis=.90, Cardiomegaly=.96, Enlarged_Cardiomediastinum=.95, Lung_Opacity=.965, Fracture=.99),
+        specificity=S(default=.98, Atelectasis=.90, Cardiomegaly=.96, Enlarged_Cardiomediastinum=.95,
+                      Lung_Opacity=.965, Fracture=.99),
         laterality_flip=.25, temporal_confusion=_tc('GLM-4.5V')),                   # the laterality flipper
-      T('Gemini-2.5-flash-lite', sensitivity=_sens_table('Gemini-2.5-flash-lite', Atelectasis=.30, Cardiomegaly=.85, Enlarged_Cardiomediastinum=.60,
+      T('Gemini-2.5-flash-lite',
+        sensitivity=_sens_table('Gemini-2.5-flash-lite', Atelectasis=.30, Cardiomegaly=.85,
+                                Enlarged_Cardiomediastinum=.60,
             Lung_Lesion=.85, Lung_Opacity=.88, Fracture=.70, Pleural_Other=.50, Support_Devices=.85),
-        specificity=S(default=.975, Atelectasis=.70, Lung_Lesion=.95, Lung_Opacity=.96, Fracture=.98, Support_Devices=.99),
-        hallucination=.30, step_drift=.08, temporal_confusion=_tc('Gemini-2.5-flash-lite')),  # hallucinates, drifts along steps
-      T('Moonshot-v1', sensitivity=_sens_table('Moonshot-v1', Atelectasis=.60, Cardiomegaly=.80, Enlarged_Cardiomediastinum=.50,
+        specificity=S(default=.975, Atelectasis=.70, Lung_Lesion=.95, Lung_Opacity=.96,
+                      Fracture=.98, Support_Devices=.99),
+        # hallucinates, drifts along steps
+        hallucination=.30, step_drift=.08, temporal_confusion=_tc('Gemini-2.5-flash-lite')),
+      T('Moonshot-v1',
+        sensitivity=_sens_table('Moonshot-v1', Atelectasis=.60, Cardiomegaly=.80, Enlarged_Cardiomediastinum=.50,
             Lung_Lesion=.55, Lung_Opacity=.75, Fracture=.60, Pleural_Other=.45, Support_Devices=.80),
-        specificity=S(default=.98, Atelectasis=.85, Lung_Opacity=.95, Cardiomegaly=.955, Pneumonia=.96, Pleural_Other=.995),
+        specificity=S(default=.98, Atelectasis=.85, Lung_Opacity=.95, Cardiomegaly=.955,
+                      Pneumonia=.96, Pleural_Other=.995),
         refusal=.30, step_drift=.12, verbosity=.5, temporal_confusion=_tc('Moonshot-v1'),
         drift={'refusal': .10}),                                              # the refuser (less so after an update)
-      T('Qwen-VL-Max', sensitivity=_sens_table('Qwen-VL-Max', Atelectasis=.90, Cardiomegaly=.95, Enlarged_Cardiomediastinum=.85,
+      T('Qwen-VL-Max',
+        sensitivity=_sens_table('Qwen-VL-Max', Atelectasis=.90, Cardiomegaly=.95, Enlarged_Cardiomediastinum=.85,
             Lung_Lesion=.80, Lung_Opacity=.90, Fracture=.85, Pleural_Other=.65, Support_Devices=.97),
-        specificity=S(default=.985, Atelectasis=.97, Lung_Opacity=.95, Pneumonia=.965, Consolidation=.96, Lung_Lesion=.99),
-        hedging=.35, temporal_confusion=_tc('Qwen-VL-Max'), styles=('paragraphs', 'steps')),                       # the hedger
+        specificity=S(default=.985, Atelectasis=.97, Lung_Opacity=.95, Pneumonia=.965,
+                      Consolidation=.96, Lung_Lesion=.99),
+        # the hedger
+        hedging=.35, temporal_confusion=_tc('Qwen-VL-Max'), styles=('paragraphs', 'steps')),
       T('Grok-4', sensitivity=_sens_table('Grok-4', Atelectasis=.50, Cardiomegaly=.92, Enlarged_Cardiomediastinum=.70,
             Lung_Lesion=.70, Lung_Opacity=.82, Fracture=.70, Pleural_Other=.60, Support_Devices=.92),
-        specificity=S(default=.98, Atelectasis=.80, Pleural_Effusion=.975, Cardiomegaly=.98, Edema=.97, Support_Devices=.995),
+        specificity=S(default=.98, Atelectasis=.80, Pleural_Effusion=.975, Cardiomegaly=.98,
+                      Edema=.97, Support_Devices=.995),
         temporal_confusion=_tc('Grok-4'),
         drift={'sensitivity': {'Pleural Effusion': .20, 'Pneumothorax': .45}, 'laterality_flip': .20,
                'hallucination': .15}),                                        # changes at the change point
@@ -352,6 +415,7 @@ class PlantedTruth:
     steps: pd.DataFrame
     change_point: int
 
+# %% ../nbs/02_simulate.ipynb #3475d4d6
 def planted_truth(profiles:list[TeacherProfile], n_studies:int, change_point:int, max_steps:int=10,
                   effective:bool=True,  # add `sensitivity_effective` / `specificity_effective` (after step corruption)
                  ) -> PlantedTruth:
@@ -361,8 +425,10 @@ def planted_truth(profiles:list[TeacherProfile], n_studies:int, change_point:int
     for prof in profiles:
         for period, start, stop in periods:
             t = prof if period == 0 else prof.after_change()
-            T.append(dict(teacher=prof.name, period=period, start=start, stop=stop, refusal=t.refusal, hedging=t.hedging,
-                          hallucination=t.hallucination, laterality_flip=t.laterality_flip, verbosity=float(t.verbosity),
+            T.append(dict(teacher=prof.name, period=period, start=start, stop=stop,
+                          refusal=t.refusal, hedging=t.hedging,
+                          hallucination=t.hallucination, laterality_flip=t.laterality_flip,
+                          verbosity=float(t.verbosity),
                           mention_negatives=t.mention_negatives, step_drift=t.step_drift, drifts=bool(prof.drift)))
             for p in FINDINGS:
                 sb, hw = t.value('specificity', p), t.hallucination * _ADD_P[_COL[p]]
@@ -373,9 +439,12 @@ def planted_truth(profiles:list[TeacherProfile], n_studies:int, change_point:int
                               lateral=p in LATERAL))
             if effective:
                 rows = P[-len(FINDINGS):]
-                se, sp = effective_rates(t, np.array([r['sensitivity'] for r in rows]), np.array([r['specificity'] for r in rows]))
-                for r, a, b in zip(rows, se, sp): r.update(sensitivity_effective=float(a), specificity_effective=float(b))
-            for k in range(max_steps): S.append(dict(teacher=prof.name, period=period, step=k, corruption=min(STEP_CAP, t.step_drift*k)))
+                se, sp = effective_rates(t, np.array([r['sensitivity'] for r in rows]),
+                                         np.array([r['specificity'] for r in rows]))
+                for r, a, b in zip(rows, se, sp):
+                    r.update(sensitivity_effective=float(a), specificity_effective=float(b))
+            for k in range(max_steps):
+                S.append(dict(teacher=prof.name, period=period, step=k, corruption=min(STEP_CAP, t.step_drift*k)))
     return PlantedTruth(pd.DataFrame(P), pd.DataFrame(T), pd.DataFrame(S), change_point)
 
 # %% ../nbs/02_simulate.ipynb #8cfe3a86
@@ -386,12 +455,14 @@ def render_statement(p:str, label:int, side:int=-1, sev:int=-1, temporal:str|Non
     if temporal is not None: s = f"{s[:-1]}, {TEMPORAL_PHRASES[temporal][(r >> 9) % 3]}."
     return s
 
+# %% ../nbs/02_simulate.ipynb #8d1637b5
 def render_pair(a:tuple, b:tuple, r:int=0) -> str:
     "One sentence stating two findings (`render_statement` argument tuples): a joined negative, or two clauses."
     if a[1] == 0 and b[1] == 0: return NEG_PAIR[r % 3].format(a=NEG_NOUN[a[0]], b=NEG_NOUN[b[0]])
     s2 = render_statement(*b)
     return f"{render_statement(*a)[:-1]}; {s2[0].lower()}{s2[1:]}"
 
+# %% ../nbs/02_simulate.ipynb #72889caa
 def layout(sentences:list[str], per_line:int=1, style:str='steps') -> str:
     "Lay sentences out as a report: lines of `per_line` sentences, as `Step n:` lines, numbered lines or paragraphs."
     lines = [' '.join(sentences[i:i+per_line]) for i in range(0, len(sentences), per_line)]
@@ -400,29 +471,38 @@ def layout(sentences:list[str], per_line:int=1, style:str='steps') -> str:
     return '\n\n'.join(lines)
 
 # %% ../nbs/02_simulate.ipynb #e7a1c0d2
-RATIONALE_NAMES = {'Pleural Effusion': 'Pleural Effusion', 'Pneumothorax': 'Pneumothorax', 'Cardiomegaly': 'Cardiomegaly',
+RATIONALE_NAMES = {'Pleural Effusion': 'Pleural Effusion', 'Pneumothorax': 'Pneumothorax',
+                   'Cardiomegaly': 'Cardiomegaly',
                    'Enlarged Cardiomediastinum': 'Enlarged Cardiomediastinum', 'Lung Lesion': 'Lung Lesion',
                    'Lung Opacity': 'Lung Opacity', 'Edema': 'Pulmonary Edema', 'Consolidation': 'Consolidation',
                    'Pneumonia': 'Pneumonia', 'Atelectasis': 'Atelectasis', 'Pleural Other': 'Pleural Thickening',
                    'Fracture': 'Rib Fracture', 'Support Devices': 'Support Devices'}
+
+# %% ../nbs/02_simulate.ipynb #0b260f2d
 SIGNS = {  # finding -> bullets citing a sign that carries the side ({w}: left / right; bilateral has its own)
  'Pleural Effusion': ("**Costophrenic angle:** the {w} costophrenic angle is blunted, with a meniscus.",
-                      "**Mediastinum:** shifted away from the {w} side.", "**Meniscus:** fluid tracks up the {w} lateral chest wall."),
+                      "**Mediastinum:** shifted away from the {w} side.",
+                      "**Meniscus:** fluid tracks up the {w} lateral chest wall."),
  'Atelectasis': ("**Volume loss:** {w} lower zone volume loss, with the mediastinum shifted toward the {w}.",
-                 "**Hemidiaphragm:** the {w} hemidiaphragm is elevated.", "**Crowding:** crowding of the {w} lower ribs."),
- 'Pneumothorax': ("**Pleural line:** a visceral pleural line is seen at the {w} apex with absent lung markings beyond it.",
+                 "**Hemidiaphragm:** the {w} hemidiaphragm is elevated.",
+                 "**Crowding:** crowding of the {w} lower ribs."),
+ 'Pneumothorax': ("**Pleural line:** a visceral pleural line is seen at the {w} apex with absent lung markings beyond "
+                  "it.",
                   "**Deep sulcus:** the {w} costophrenic sulcus is deep and lucent."),
  'Consolidation': ("**Air bronchograms:** air bronchograms in the {w} lower zone.",),
  'Pneumonia': ("**Air bronchograms:** air bronchograms in the {w} lower zone.",),
  'Lung Opacity': ("**Location:** {w} lower zone.",), 'Lung Lesion': ("**Location:** {w} upper zone.",),
  'Fracture': ("**Location:** {w} lateral chest wall.",), 'Pleural Other': ("**Location:** {w} apex.",)}
+
+# %% ../nbs/02_simulate.ipynb #f95e8d99
 BILATERAL_SIGNS = {'Pleural Effusion': "**Costophrenic angles:** both costophrenic angles are blunted.",
                    'Atelectasis': "**Bases:** linear densities at both bases."}
 HEDGED_INTROS = ("I'm not a radiologist, but here is what the image shows.",
                  "While I cannot give a definitive diagnosis, the image supports the following.")
 
+# %% ../nbs/02_simulate.ipynb #e82f252f
 def _side_header(p, side, r):
-    "How a header states the side: '(Right Side)', ' \u2014 Left-sided', '(Bilateral)', or not at all (sign and text only)."
+    "How a header states the side: '(Right Side)', ' \u2014 Left-sided', '(Bilateral)', or not at all."
     if side < 0 or p not in LATERAL: return ''
     w = SIDES[side]
     return ('', f" ({w.title()} Side)" if w != 'bilateral' else " (Bilateral)",
@@ -430,16 +510,18 @@ def _side_header(p, side, r):
 
 # %% ../nbs/02_simulate.ipynb #e7a1c0d3
 def render_rationale(units:list, r0:int=0, closer:str|None=None) -> tuple[str, dict]:
-    "A CXR-MAX-style rationale from statement units (argument tuples of `render_statement`, or filler strings):"
-    "an opening naming the stated findings, a header and cited signs per finding, negatives and fillers as bullets, a"
-    "summary with check marks; returns the text and each finding's step index (see `apo_kit.labels.split_steps`)."
+    "A CXR-MAX-style rationale from statement units; returns the text and each finding's step index."
+    # units: argument tuples of `render_statement`, or filler strings. The text: an opening naming the stated findings,
+    # a header and cited signs per finding, negatives and fillers as bullets, a summary with check marks
     items = [a for u in units if not isinstance(u, str) for a in u]
     pos, hed = [a for a in items if a[1] == 1], [a for a in items if a[1] == -1]
-    rest = [u if isinstance(u, str) else render_statement(*a) for u in units for a in ([None] if isinstance(u, str) else u)
-            if isinstance(u, str) or a[1] == 0]
+    rest = [u if isinstance(u, str) else render_statement(*a)
+            for u in units for a in ([None] if isinstance(u, str) else u) if isinstance(u, str) or a[1] == 0]
     lines, steps, k = [], {}, 0
     def add(line, n=1):
-        nonlocal k; lines.append(line); k += n
+        nonlocal k
+        lines.append(line)
+        k += n
     if (r0 >> 14) % 8 == 0: add(HEDGED_INTROS[(r0 >> 17) & 1])
     names = [f"**{RATIONALE_NAMES[a[0]].lower()}**" for a in pos]
     if names: add("Here is the radiographic basis for " + (names[0] if len(names) == 1 else
@@ -483,24 +565,29 @@ class Simulation:
     def trajectories(self) -> int: return sum(len(s.trajectories) for s in self.studies)
 
 # %% ../nbs/02_simulate.ipynb #de2fb654
+NOT_MENTIONED = -9                              # label code of a finding the teacher does not mention
 _NEG_M = np.array([NEG_MENTION.get(p, 1.) for p in FINDINGS])
 _IS_LAT = np.array([p in LATERAL for p in FINDINGS])
 _TEMP_J = np.array([p in TEMPORAL_FINDINGS for p in FINDINGS])
 _ANATOMY = ('Support Devices', 'Lung Opacity', 'Consolidation', 'Pneumonia', 'Atelectasis', 'Edema', 'Lung Lesion',
-            'Pleural Effusion', 'Pneumothorax', 'Pleural Other', 'Cardiomegaly', 'Enlarged Cardiomediastinum', 'Fracture')
+            'Pleural Effusion', 'Pneumothorax', 'Pleural Other', 'Cardiomegaly',
+            'Enlarged Cardiomediastinum', 'Fracture')
 _ANAT = np.array([_ANATOMY.index(p) for p in FINDINGS], float)   # reading order: devices, lungs, pleura, heart, bones
 
+# %% ../nbs/02_simulate.ipynb #2aee0c8f
 def _decide(t:TeacherProfile, truth:dict, rows:np.ndarray, rng:np.random.Generator) -> dict:
     "Every decision of teacher `t` for the studies `rows`, drawn at once: arrays (len(rows), 13)."
     y, n = truth['findings'][rows], len(rows)
-    vec = lambda k: np.array([t.value(k, p) if (k != 'temporal_confusion' or p in TEMPORAL_FINDINGS) else 0. for p in FINDINGS])
+    vec = lambda k: np.array([t.value(k, p) if (k != 'temporal_confusion' or p in TEMPORAL_FINDINGS) else 0.
+                              for p in FINDINGS])
     u = rng.random((6, n, len(FINDINGS)))
     refused = rng.random(n) < t.refusal
     tp = y & (u[0] < vec('sensitivity'))
     fp = ~y & (u[0] < 1 - vec('specificity'))
     add_draw = rng.random(n) < t.hallucination
     add_j = rng.choice(len(FINDINGS), size=n, p=_ADD_P)
-    added = np.zeros_like(y); added[np.arange(n), add_j] = add_draw
+    added = np.zeros_like(y)
+    added[np.arange(n), add_j] = add_draw
     added &= ~y & ~fp
     reported = tp | fp | added
     hedged = reported & (u[1] < t.hedging)
@@ -515,7 +602,7 @@ def _decide(t:TeacherProfile, truth:dict, rows:np.ndarray, rng:np.random.Generat
     confused = has_t & (u[4] < vec('temporal_confusion'))
     other = (tt + 1 + (u[5] < .5)) % 3                     # one of the two other classes, uniformly
     stated_t = np.where(has_t, np.where(confused, other, tt), -1)
-    label = np.where(reported, np.where(hedged, -1, 1), np.where(negated, 0, -9))   # -9 = not mentioned
+    label = np.where(reported, np.where(hedged, -1, 1), np.where(negated, 0, NOT_MENTIONED))
     return dict(refused=refused, label=label, missed=y & ~reported, fp=fp, added=added, hedged=hedged,
                 flipped=flipped, side=side, temporal=stated_t, confused=confused, y=y)
 
@@ -523,8 +610,9 @@ def _decide(t:TeacherProfile, truth:dict, rows:np.ndarray, rng:np.random.Generat
 _FLAG_KEYS = (('missed', 'missed'), ('fp', 'false_positive'), ('added', 'added'), ('hedged', 'hedged'),
               ('flipped', 'flipped'))
 
+# %% ../nbs/02_simulate.ipynb #0527b655
 def _layout_draws(t:TeacherProfile, n:int, rng:np.random.Generator) -> dict:
-    "The random choices that lay out `n` trajectories of teacher `t` (statement order, lines, fillers, style, phrasing)."
+    "The random choices that lay out `n` trajectories of teacher `t`: statement order, lines, fillers, style, phrasing."
     F = len(FINDINGS)
     key = rng.random((n, F))
     anatomic = rng.random(n) < .6                          # anatomical order with jitter, or any order
@@ -535,78 +623,100 @@ def _layout_draws(t:TeacherProfile, n:int, rng:np.random.Generator) -> dict:
                 fill_r=rng.integers(0, 1 << 20, size=(n, 12)).tolist(),
                 style_i=rng.integers(0, len(t.styles), size=n).tolist(), r0=rng.integers(0, 1 << 20, size=n).tolist())
 
+# %% ../nbs/02_simulate.ipynb #934da6bd
 def _units(order:list, li:list, ri:list, n_fill:int, fill_r:list) -> list:
-    "The sentences of one trajectory, in order: (j,) or (j1, j2) for statements about findings j, a string for a filler."
-    js = [j for j in order if li[j] != -9]
+    "The sentences of one trajectory, in order: (j,) or (j1, j2) for statements about findings j, a filler string."
+    js = [j for j in order if li[j] != NOT_MENTIONED]
     units, m = [], 0
     while m < len(js):
         j = js[m]
         if (m + 1 < len(js) and li[j] == 0 and li[js[m+1]] == 0 and FINDINGS[j] in NEG_NOUN
                 and FINDINGS[js[m+1]] in NEG_NOUN and (ri[j] >> 3) & 1):
-            units.append((j, js[m+1])); m += 2
-        else: units.append((j,)); m += 1
+            units.append((j, js[m+1]))
+            m += 2
+        else:
+            units.append((j,))
+            m += 1
     for f in range(n_fill):
-        fr = fill_r[f]; units.insert(fr % (len(units) + 1), FILLERS[(fr >> 5) % len(FILLERS)])
+        fr = fill_r[f]
+        units.insert(fr % (len(units) + 1), FILLERS[(fr >> 5) % len(FILLERS)])
     return units
 
+# %% ../nbs/02_simulate.ipynb #d8b4f690
+def _statements(units, li, ri, side, sev, temporal, u_corrupt, drift_k):
+    "Sentences of one trajectory with step corruption applied, and what they state (labels, steps, sides, changes)."
+    labels, steps, corrupted, sides, temps, sentences, written = {}, {}, [], {}, {}, [], []
+    for k, u in enumerate(units):
+        if isinstance(u, str):
+            sentences.append(u)
+            written.append(u)
+            continue
+        args = []
+        for j in u:
+            p, lab = FINDINGS[j], li[j]
+            if drift_k and u_corrupt[j] < min(STEP_CAP, drift_k * k):   # step k flips the statement
+                lab = 0 if lab != 0 else 1
+                corrupted.append(p)
+            tmp = TEMPORAL_VALUES[temporal[j]] if lab == li[j] == 1 and temporal[j] >= 0 else None
+            args.append((p, lab, side[j], sev[j], tmp, ri[j]))
+            labels[p], steps[p] = lab, k
+            if lab != 0 and side[j] >= 0: sides[p] = SIDES[side[j]]
+            if tmp: temps[p] = tmp
+        sentences.append(render_statement(*args[0]) if len(args) == 1 else render_pair(*args, ri[u[0]] >> 12))
+        written.append(tuple(args))
+    return sentences, written, labels, steps, corrupted, sides, temps
+
+# %% ../nbs/02_simulate.ipynb #6ca93008
+def _meta(flags, i, confused, sides, temps, steps, corrupted, style, n_fillers, period):
+    "A written trajectory's `meta`: its planted errors, sides, changes, steps, corruption and layout."
+    meta = {name: flags[k][i] for k, name in _FLAG_KEYS if flags[k][i]}
+    tc = [p for j, p in enumerate(FINDINGS) if confused[j] and p in temps]
+    for k, v in (('side', sides), ('temporal', temps), ('temporal_confused', tc), ('step', steps),
+                 ('corrupted', corrupted)):
+        if v: meta[k] = v
+    meta.update(style=style, n_fillers=n_fillers, period=period)
+    return meta
+
+# %% ../nbs/02_simulate.ipynb #e5ac49a6
 def _trajectories(t:TeacherProfile, d:dict, truth:dict, rows:np.ndarray, period:int, rng:np.random.Generator,
                   style:str='report') -> list:
     "Write the trajectories of teacher `t` for studies `rows` from its decisions `d`, as reports or rationales."
-    n, F = len(rows), len(FINDINGS)
-    L = _layout_draws(t, n, rng)
-    order, per_line, u_corrupt, rr, n_fill, fill_r, style_i, r0 = (L[k] for k in ('order', 'per_line', 'u_corrupt', 'rr',
-                                                                                   'n_fill', 'fill_r', 'style_i', 'r0'))
-    refused, label, side, temporal = d['refused'].tolist(), d['label'].tolist(), d['side'].tolist(), d['temporal'].tolist()
-    sev = truth['severity'][rows].tolist()
+    L = _layout_draws(t, len(rows), rng)
+    order, per_line, u_corrupt, rr, n_fill, fill_r, style_i, r0s = (
+        L[k] for k in ('order', 'per_line', 'u_corrupt', 'rr', 'n_fill', 'fill_r', 'style_i', 'r0'))
+    refused, label, side, temporal = (d[k].tolist() for k in ('refused', 'label', 'side', 'temporal'))
+    sev, confused = truth['severity'][rows].tolist(), d['confused'].tolist()
     flags = {k: [[FINDINGS[j] for j in np.flatnonzero(row)] for row in d[k]] for k, _ in _FLAG_KEYS}
-    confused = d['confused'].tolist()
-    drift_k = t.step_drift
     out = []
-    for i in range(n):
+    for i in range(len(rows)):
+        r0 = r0s[i]
         if refused[i]:
-            out.append(Trajectory(t.name, REFUSALS[r0[i] % len(REFUSALS)], None, {'refused': True, 'period': period})); continue
-        li, ri = label[i], rr[i]
-        units = _units(order[i], li, ri, n_fill[i], fill_r[i])
-        labels, steps, corrupted, sides, temps, sentences, written = {}, {}, [], {}, {}, [], []
-        for k, u in enumerate(units):
-            if isinstance(u, str): sentences.append(u); written.append(u); continue
-            args = []
-            for j in u:
-                p, lab = FINDINGS[j], li[j]
-                if drift_k and u_corrupt[i][j] < min(STEP_CAP, drift_k * k):
-                    lab = 0 if lab != 0 else 1; corrupted.append(p)
-                tmp = TEMPORAL_VALUES[temporal[i][j]] if lab == li[j] == 1 and temporal[i][j] >= 0 else None
-                args.append((p, lab, side[i][j], sev[i][j], tmp, ri[j]))
-                labels[p], steps[p] = lab, k
-                if lab != 0 and side[i][j] >= 0: sides[p] = SIDES[side[i][j]]
-                if tmp: temps[p] = tmp
-            sentences.append(render_statement(*args[0]) if len(args) == 1 else render_pair(*args, ri[u[0]] >> 12))
-            written.append(tuple(args))
+            out.append(Trajectory(t.name, REFUSALS[r0 % len(REFUSALS)], None, {'refused': True, 'period': period}))
+            continue
+        units = _units(order[i], label[i], rr[i], n_fill[i], fill_r[i])
+        sentences, written, labels, steps, corrupted, sides, temps = _statements(
+            units, label[i], rr[i], side[i], sev[i], temporal[i], u_corrupt[i], t.step_drift)
         closer = None
         if not any(v != 0 for p, v in labels.items() if p != 'Support Devices'):
             labels['No Finding'] = 1
-            if r0[i] & 1 or not sentences: closer = NORMAL_CLOSERS[(r0[i] >> 1) & 1]; sentences.append(closer)
-        kind = style if style != 'mixed' else ('rationale', 'report')[(r0[i] >> 19) & 1]
+            if r0 & 1 or not sentences:
+                closer = NORMAL_CLOSERS[(r0 >> 1) & 1]
+                sentences.append(closer)
+        kind = style if style != 'mixed' else ('rationale', 'report')[(r0 >> 19) & 1]
         if kind == 'rationale':
-            text, steps = render_rationale(written, r0[i], closer)
-            meta = {name: flags[k_][i] for k_, name in _FLAG_KEYS if flags[k_][i]}
-            tc = [FINDINGS[j] for j in range(F) if confused[i][j] and FINDINGS[j] in temps]
-            for k_, v in (('side', sides), ('temporal', temps), ('temporal_confused', tc), ('step', steps), ('corrupted', corrupted)):
-                if v: meta[k_] = v
-            meta.update(style='rationale', n_fillers=n_fill[i], period=period)
-            out.append(Trajectory(t.name, text, labels, meta)); continue
-        style_ = t.styles[style_i[i]]
-        meta = {name: flags[k_][i] for k_, name in _FLAG_KEYS if flags[k_][i]}
-        tc = [FINDINGS[j] for j in range(F) if confused[i][j] and FINDINGS[j] in temps]
-        for k_, v in (('side', sides), ('temporal', temps), ('temporal_confused', tc), ('step', steps), ('corrupted', corrupted)):
-            if v: meta[k_] = v
-        meta.update(style=style_, n_fillers=n_fill[i], period=period)
-        out.append(Trajectory(t.name, layout(sentences, per_line[i], style_), labels, meta))
+            text, steps = render_rationale(written, r0, closer)
+            style_ = 'rationale'
+        else:
+            style_ = t.styles[style_i[i]]
+            text = layout(sentences, per_line[i], style_)
+        meta = _meta(flags, i, confused[i], sides, temps, steps, corrupted, style_, n_fill[i], period)
+        out.append(Trajectory(t.name, text, labels, meta))
     return out
 
 # %% ../nbs/02_simulate.ipynb #f5864e90
 _MC_STUDIES, _MC_SEED, _STEP_CACHE = 20_000, 20_251_123, {}
 
+# %% ../nbs/02_simulate.ipynb #8dc9d4d7
 def expected_step_corruption(t:TeacherProfile, n:int=_MC_STUDIES, seed:int=_MC_SEED) -> np.ndarray:
     "Mean step corruption of a statement, (2, 2, 13): [present, absent] x [reported, negated] x finding (NaN: no case)."
     key = (repr(replace(t, name='', drift={}, refusal=0.)), n, seed)
@@ -624,11 +734,13 @@ def expected_step_corruption(t:TeacherProfile, n:int=_MC_STUDIES, seed:int=_MC_S
     out = np.full((2, 2, F), np.nan)
     for a, present in enumerate((d['y'], ~d['y'])):
         for b, state in enumerate(((lab == 1) | (lab == -1), lab == 0)):
-            sel = present & state; cnt = sel.sum(0)
+            sel = present & state
+            cnt = sel.sum(0)
             out[a, b] = np.where(cnt > 0, (c * sel).sum(0) / np.maximum(cnt, 1), np.nan)
     _STEP_CACHE[key] = out
     return out
 
+# %% ../nbs/02_simulate.ipynb #d5fcdb1b
 def effective_rates(t:TeacherProfile, sensitivity:np.ndarray, specificity:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "Sensitivity and specificity of the text (after step corruption) from the planted ones, per finding (arrays of 13)."
     if not t.step_drift: return sensitivity, specificity
@@ -638,6 +750,31 @@ def effective_rates(t:TeacherProfile, sensitivity:np.ndarray, specificity:np.nda
     return (sensitivity * (1 - c[0, 0]) + (1 - sensitivity) * m * c[0, 1],
             1 - (r * (1 - c[1, 0]) + (1 - r) * m * c[1, 1]))
 
+# %% ../nbs/02_simulate.ipynb #8776a91f
+def _pick_teachers(teachers, n_teachers, rng):
+    "The stream's teachers, checked: `teachers`, else the seven CXR-MAX ones, else `n_teachers` drawn from `rng`."
+    if teachers is None:
+        if isinstance(n_teachers, bool) or not isinstance(n_teachers, (int, np.integer)) or n_teachers < 2:
+            raise ValueError(f"n_teachers must be an integer >= 2 (a study needs two teachers to compare), "
+                             f"got {n_teachers!r}")
+        teachers = cxr_max_teachers() if n_teachers == 7 else random_teachers(n_teachers, rng)
+    teachers = [check_profile(t) for t in teachers]
+    names = [t.name for t in teachers]
+    if len(teachers) < 2: raise ValueError(f"need at least two teachers, got {len(teachers)}")
+    if len(set(names)) != len(names): raise ValueError(f"teacher names must be unique, got {names}")
+    return teachers
+
+# %% ../nbs/02_simulate.ipynb #fc180cf6
+def _change_point(n_studies, change_point, p_prior, style) -> int:
+    "Check the stream's settings; return its change point (default: the middle)."
+    cp = n_studies // 2 if change_point is None else change_point
+    if not isinstance(cp, (int, np.integer)) or not 0 <= cp <= n_studies:
+        raise ValueError(f"change_point must be an integer in [0, n_studies={n_studies}], got {change_point!r}")
+    if not 0 <= p_prior <= 1: raise ValueError(f"p_prior must be a probability in [0, 1], got {p_prior!r}")
+    if style not in ('report', 'rationale', 'mixed'):
+        raise ValueError(f"style must be 'report', 'rationale' or 'mixed', got {style!r}")
+    return cp
+
 # %% ../nbs/02_simulate.ipynb #8a0e0de2
 def simulate(n_studies:int,                      # number of studies in the stream
              n_teachers:int=7,                   # teachers per study (7 = the CXR-MAX teachers)
@@ -646,32 +783,24 @@ def simulate(n_studies:int,                      # number of studies in the stre
              change_point:int|None=None,         # first study index after the stream changes (default: the middle)
              p_prior:float=.5,                   # probability that a study has a prior exam (temporal labels)
              id_prefix:str='sim',                # study ids are f"{id_prefix}{index:06d}"
-             style:str='report',                 # 'report' (findings as sentences), 'rationale' (CXR-MAX style), 'mixed'
+             style:str='report',                 # 'report' (sentences), 'rationale' (CXR-MAX markdown), 'mixed'
             ) -> Simulation:
     "Simulate `n_studies` studies read by drifting teachers, with the planted truth of every teacher."
     if isinstance(n_studies, bool) or not isinstance(n_studies, (int, np.integer)) or n_studies < 1:
         raise ValueError(f"n_studies must be a positive integer, got {n_studies!r}")
     rng = np.random.default_rng(seed)
-    if teachers is None:
-        if isinstance(n_teachers, bool) or not isinstance(n_teachers, (int, np.integer)) or n_teachers < 2:
-            raise ValueError(f"n_teachers must be an integer >= 2 (a study needs two teachers to compare), got {n_teachers!r}")
-        teachers = cxr_max_teachers() if n_teachers == 7 else random_teachers(n_teachers, rng)
-    teachers = [check_profile(t) for t in teachers]
-    names = [t.name for t in teachers]
-    if len(teachers) < 2: raise ValueError(f"need at least two teachers, got {len(teachers)}")
-    if len(set(names)) != len(names): raise ValueError(f"teacher names must be unique, got {names}")
-    cp = n_studies // 2 if change_point is None else change_point
-    if not isinstance(cp, (int, np.integer)) or not 0 <= cp <= n_studies:
-        raise ValueError(f"change_point must be an integer in [0, n_studies={n_studies}], got {change_point!r}")
-    if not 0 <= p_prior <= 1: raise ValueError(f"p_prior must be a probability in [0, 1], got {p_prior!r}")
-    if style not in ('report', 'rationale', 'mixed'): raise ValueError(f"style must be 'report', 'rationale' or 'mixed', got {style!r}")
+    teachers = _pick_teachers(teachers, n_teachers, rng)
+    cp = _change_point(n_studies, change_point, p_prior, style)
     truth = sample_truth(n_studies, rng, p_prior)
-    was_enabled = gc.isenabled(); gc.disable()     # millions of small acyclic objects: the cycle collector only costs time
+    was_enabled = gc.isenabled()
+    gc.disable()                 # millions of small acyclic objects: the cycle collector only costs time
     try: return _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style)
     finally:
         if was_enabled: gc.enable()
 
+# %% ../nbs/02_simulate.ipynb #4aa0f9c2
 def _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style='report'):
+    "The body of `simulate` (arguments checked): every teacher's trajectories, then the studies."
     by_teacher = []
     for t in teachers:
         trajs = []
@@ -688,12 +817,16 @@ def _simulate(n_studies, teachers, truth, cp, id_prefix, rng, seed, style='repor
         meta = dict(index=i, period=int(i >= cp), has_prior=prior[i],
                     laterality={p: SIDES[side[i][j]] for j, p in enumerate(FINDINGS) if side[i][j] >= 0},
                     severity={p: SEVERITY[p][sev[i][j]] for j, p in enumerate(FINDINGS) if p in SEVERITY and y[i][j]})
-        studies.append(Study(f"{id_prefix}{i:06d}", [bt[i] for bt in by_teacher], labels={'No Finding': int(nf), **labels},
+        studies.append(Study(f"{id_prefix}{i:06d}", [bt[i] for bt in by_teacher],
+                             labels={'No Finding': int(nf), **labels},
                              temporal={p: TEMPORAL_VALUES[tmp[i][j]] for j, p in enumerate(FINDINGS) if tmp[i][j] >= 0},
                              context={'comparison': 'Prior chest radiograph.' if prior[i] else 'None.'}, meta=meta))
     return Simulation(studies, planted_truth(teachers, n_studies, cp), teachers, seed)
 
 # %% ../nbs/02_simulate.ipynb #9ab9efff
+_TABLE_FLAGS = ('missed', 'false_positive', 'added', 'hedged', 'flipped', 'corrupted', 'temporal_confused')
+
+# %% ../nbs/02_simulate.ipynb #4547d640
 def trajectory_table(sim:Simulation) -> pd.DataFrame:
     "One row per trajectory x finding: the truth, the teacher's planted decisions, and what its text states."
     rows = []
@@ -701,7 +834,7 @@ def trajectory_table(sim:Simulation) -> pd.DataFrame:
         lat, idx, per = s.meta['laterality'], s.meta['index'], s.meta['period']
         for t in s.trajectories:
             m, L = t.meta, t.labels or {}
-            sets = {k: set(m.get(k, ())) for k in ('missed', 'false_positive', 'added', 'hedged', 'flipped', 'corrupted', 'temporal_confused')}
+            sets = {k: set(m.get(k, ())) for k in _TABLE_FLAGS}
             step, side, temp, ref = m.get('step', {}), m.get('side', {}), m.get('temporal', {}), bool(m.get('refused'))
             for p in FINDINGS:
                 rows.append((s.study_id, idx, per, t.teacher, p, s.labels[p], L.get(p, np.nan), ref,
@@ -713,21 +846,25 @@ def trajectory_table(sim:Simulation) -> pd.DataFrame:
 
 # %% ../nbs/02_simulate.ipynb #b8ec88e7
 def realised_truth(sim:Simulation, table:pd.DataFrame|None=None) -> PlantedTruth:
-    "The rates `sim` actually realised, measured from its trajectories, in `planted_truth`'s table shapes (with counts)."
+    "The rates `sim` realised, measured from its trajectories, in `planted_truth`'s table shapes (with counts)."
     d = trajectory_table(sim) if table is None else table
     d = d[~d.refused]
     reported = d.truth.eq(1) & ~d.missed | d.false_positive | d.added
     d = d.assign(reported=reported, stated=d.label.isin([1, -1]))
     key = ['teacher', 'period', 'pathology']
     pos, neg = d[d.truth == 1], d[d.truth == 0]
-    P = (pos.groupby(key).agg(n_present=('reported', 'size'), sensitivity=('reported', 'mean'), sensitivity_text=('stated', 'mean'))
+    P = (pos.groupby(key).agg(n_present=('reported', 'size'), sensitivity=('reported', 'mean'),
+                              sensitivity_text=('stated', 'mean'))
          .join(neg.groupby(key).agg(n_absent=('reported', 'size'), specificity=('reported', lambda x: 1 - x.mean()),
-                                    specificity_text=('stated', lambda x: 1 - x.mean()), added_rate=('added', 'mean')), how='outer'))
-    tc = d[d.temporal.notna()].groupby(key).agg(n_temporal=('temporal_confused', 'size'), temporal_confusion=('temporal_confused', 'mean'))
+                                    specificity_text=('stated', lambda x: 1 - x.mean()),
+                                    added_rate=('added', 'mean')), how='outer'))
+    tc = d[d.temporal.notna()].groupby(key).agg(n_temporal=('temporal_confused', 'size'),
+                                                temporal_confusion=('temporal_confused', 'mean'))
     P = P.join(tc, how='left').reset_index()
     k2 = ['teacher', 'period']
     allt = pd.DataFrame([(t.teacher, s.meta['period'], bool(t.meta.get('refused')), t.meta.get('n_fillers', np.nan))
-                                    for s in sim.studies for t in s.trajectories], columns=['teacher', 'period', 'refused', 'n_fillers'])
+                         for s in sim.studies for t in s.trajectories],
+                        columns=['teacher', 'period', 'refused', 'n_fillers'])
     T = allt.groupby(k2).agg(n=('refused', 'size'), refusal=('refused', 'mean'), verbosity=('n_fillers', 'mean'))
     T = T.join(d[d.reported].groupby(k2).agg(n_reported=('hedged', 'size'), hedging=('hedged', 'mean')))
     uni = d[d.reported & d.truth.eq(1) & d.side_truth.isin(['left', 'right'])]
@@ -747,5 +884,6 @@ def simulate_cmd(out:str,                 # apo_kit JSONL file to write
     from apo_kit.data import save_studies
     sim = simulate(n_studies, n_teachers, seed, style=style)
     save_studies(sim.studies, out)
-    print(f"{out}: {n_studies} studies, {sim.trajectories} trajectories from {n_teachers} simulated teachers (seed {seed})")
+    print(f"{out}: {n_studies} studies, {sim.trajectories} trajectories from {n_teachers} simulated teachers "
+          f"(seed {seed})")
     return 0

@@ -15,7 +15,7 @@ from apo_kit.simulate import simulate
 def rate(fn, texts, n_jobs, cold, repeats):
     out = []
     for _ in range(repeats):
-        if cold: L._CACHE.clear()
+        if cold: L.STEP_CACHE.clear()
         t0 = time.perf_counter(); fn(texts, n_jobs=n_jobs); out.append(len(texts) / (time.perf_counter() - t0))
     return statistics.median(out)
 

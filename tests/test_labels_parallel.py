@@ -19,7 +19,7 @@ def test_child_failure_is_reported():
     import os
     PARENT = os.getpid()
     with pytest.raises(RuntimeError, match='labelling worker failed: ValueError: boom in the child'):
-        L._parallel(_fails_in_child, ['x'] * 5000, n_jobs=2)
+        L.parallel_chunks(_fails_in_child, ['x'] * 5000, n_jobs=2)
 
 def test_small_inputs_stay_in_process():
-    eq_(L._parallel(lambda t: [len(t)], ['x'] * 100, n_jobs=2), [[100]])
+    eq_(L.parallel_chunks(lambda t: [len(t)], ['x'] * 100, n_jobs=2), [[100]])
