@@ -228,7 +228,6 @@ _MENTION = _mention_regex(OPTIONS)
 
 # %% ../nbs/01_labels.ipynb #44be8e2e
 STEP_CACHE, STEP_CACHE_MAX = {}, 500_000          # the step cache (see `_step`); `set_options` empties it
-_CACHE = STEP_CACHE               # old private name, still used by bench_drift.py and bench_widgets.py
 
 # %% ../nbs/01_labels.ipynb #2e28e205
 def set_options(**kw) -> LabelOptions:

@@ -59,7 +59,7 @@ def main():
     studies = sim.studies; n = sum(len(s.trajectories) for s in studies)
     gc.collect()
     lab_fn = lambda: D.teacher_labels(studies, n_jobs=1)
-    t_lab, tl = timed(lab_fn, a.repeats, setup=L._CACHE.clear); c_lab = CPU[lab_fn]
+    t_lab, tl = timed(lab_fn, a.repeats, setup=L.STEP_CACHE.clear); c_lab = CPU[lab_fn]
     cube = tl.cube(); y = D.binarize(cube)
     parts = {'teacher x pathology table': lambda: D.teacher_pathology_table(tl),
              '  label metrics': lambda: D.label_metrics(cube),

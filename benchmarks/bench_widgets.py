@@ -20,7 +20,7 @@ def timed(fn, repeats):
     "Median wall and CPU seconds of fn() over `repeats` runs, labeler cache cold each time."
     wall, cpu = [], []
     for _ in range(repeats):
-        L._CACHE.clear()
+        L.STEP_CACHE.clear()
         w0, c0 = time.perf_counter(), time.process_time()
         fn()
         wall.append(time.perf_counter() - w0); cpu.append(time.process_time() - c0)
