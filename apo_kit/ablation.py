@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from .data import Study, Trajectory, PATHOLOGIES
-from .simulate import simulate, render_statement, FINDINGS
+from .simulate import simulate, cxr_max_teachers, render_statement, FINDINGS
 from .models import train_tiny_tokenizer, load_student, study_messages, study_text, CHAT_TEMPLATE
 from .evaluate import source_labels, scoring, confusion_counts, group_metrics, classification_table, inheritance
 
@@ -21,9 +21,9 @@ from .evaluate import source_labels, scoring, confusion_counts, group_metrics, c
 __all__ = ['SIGNAL', 'CHANNEL_STREAM', 'NONE_STATED', 'SCORE_GROUPS', 'ARMS', 'TABLE_PATHOLOGIES', 'SMALL', 'noisy_channel',
            'truth_matrix', 'signal_text', 'with_signal', 'read_signal', 'findings_text', 'arm_scoring', 'macro_f1',
            'best_teacher', 'majority_calls', 'reference_texts', 'arm_scores', 'pooled_inheritance', 'student_config',
-           'build_student', 'predict_reports', 'AblationConfig', 'ablation_studies', 'train_student',
-           'consensus_studies', 'train_apo', 'AblationResult', 'run_ablation', 'ablation_scores', 'markdown_table',
-           'small_ablation', 'channel_gain']
+           'build_student', 'predict_reports', 'AblationConfig', 'ablation_teachers', 'ablation_studies',
+           'train_student', 'consensus_studies', 'train_apo', 'AblationResult', 'run_ablation', 'ablation_scores',
+           'markdown_table', 'small_ablation', 'channel_gain']
 
 # %% ../nbs/12_ablation.ipynb #a69b80af
 def noisy_channel(truth:np.ndarray,      # (S, F) bool: which findings are present
@@ -201,6 +201,7 @@ class AblationConfig:
     n_train: int = 160              # studies the students learn from (the first of the stream)
     n_test: int = 300               # held-out studies (the last of the stream)
     seed: int = 0                   # simulator, channel, weights and training
+    concise: bool = True            # teachers write no filler sentences and few negations (`ablation_teachers`)
     miss: float = .05               # channel: P(a present finding is left out)
     false_alarm: float = .01        # channel: P(an absent finding is listed)
     hidden_size: int = 128          # the student's width (about 1M parameters with 4 layers)
@@ -226,12 +227,18 @@ class AblationConfig:
         if bad := set(d) - {f.name for f in fields(cls)}: raise ValueError(f"unknown ablation settings {sorted(bad)}")
         return cls(**d)
 
+# %% ../nbs/12_ablation.ipynb #2f138a78
+def ablation_teachers(concise:bool=True) -> list:
+    "The simulator's CXR-MAX teachers; `concise`: no filler sentences and few negations (findings behaviour as planted)."
+    ts = cxr_max_teachers()
+    return [dataclasses.replace(t, verbosity=0., mention_negatives=.1) for t in ts] if concise else ts
+
 # %% ../nbs/12_ablation.ipynb #16ebfcea
 def ablation_studies(cfg:AblationConfig) -> tuple[list[Study], list[Study]]:
     "The simulated stream with its channel line: (training studies, held-out studies)."
     if cfg.n_train < 1 or cfg.n_test < 1:
         raise ValueError(f"n_train and n_test must be >= 1, got {cfg.n_train}, {cfg.n_test}")
-    sim = simulate(cfg.n_train + cfg.n_test, seed=cfg.seed)
+    sim = simulate(cfg.n_train + cfg.n_test, seed=cfg.seed, teachers=ablation_teachers(cfg.concise))
     studies = with_signal(sim.studies, cfg.miss, cfg.false_alarm, seed=cfg.seed)
     return studies[:cfg.n_train], studies[cfg.n_train:]
 
