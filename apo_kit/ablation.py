@@ -229,7 +229,7 @@ class AblationConfig:
 
 # %% ../nbs/12_ablation.ipynb #2f138a78
 def ablation_teachers(concise:bool=True) -> list:
-    "The simulator's CXR-MAX teachers; `concise`: no filler sentences and few negations (findings behaviour as planted)."
+    "The simulator's CXR-MAX teachers; `concise`: no filler sentences, few negations (findings as planted)."
     ts = cxr_max_teachers()
     return [dataclasses.replace(t, verbosity=0., mention_negatives=.1) for t in ts] if concise else ts
 

@@ -67,7 +67,8 @@ def main():
           f"{res.gate['total']} passed {res.gate['reasons']}; preference records: {res.n_preferences}")
     print(f"SPD student's channel gain on {min(100, cfg.n_test)} held-out studies: {gain:+.4f} nats/token")
     print(f"stages (all runs on this folder): {res.stage_times}")
-    print(f"this run: {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU; stages of all runs: {stages_cpu / 60:.1f} CPU-min "
+    print(f"this run: {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU; "
+          f"stages of all runs: {stages_cpu / 60:.1f} CPU-min "
           f"(OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores)")
 

@@ -1,4 +1,4 @@
-"The simulator ablation's machinery: the channel's planted noise, its perfect reader, scoring by apo_kit.evaluate, the CLI."
+"The simulator ablation: the channel's planted noise, its perfect reader, scoring by apo_kit.evaluate, the CLI."
 import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
