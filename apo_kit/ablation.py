@@ -269,13 +269,13 @@ class _Clock:
         return r
 
 # %% ../nbs/12_ablation.ipynb #090861fb
-def _spd_config(cfg, out, epochs, lr):
-    from apo_kit.spd import SPDConfig
-    return SPDConfig(output_dir=str(out), lora=False, learning_rate=lr, num_train_epochs=epochs,
-                     max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-                     gradient_accumulation_steps=1, warmup_steps=.05,
-                     nll='mean', padding_free=True, seed=cfg.seed, logging_steps=10, save_steps=10**6, use_cpu=True,
-                     bf16=False, sft_args=dict(disable_tqdm=True, save_strategy='no'))
+def _spd_config(cfg, epochs, lr):
+    from apo_kit.spd import SPDSettings
+    return SPDSettings(lora=False, learning_rate=lr, num_train_epochs=epochs,
+                       max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+                       gradient_accumulation_steps=1, warmup_steps=.05,
+                       nll='mean', padding_free=True, seed=cfg.seed, logging_steps=10, save_steps=10**6, use_cpu=True,
+                       bf16=False, sft_args=dict(disable_tqdm=True, save_strategy='no'))
 
 def _quiet(trainer, progress):
     from transformers.trainer_callback import PrinterCallback
@@ -286,7 +286,7 @@ def train_student(student:tuple, studies:list[Study], cfg:AblationConfig, out:Pa
                   progress:bool=False):
     "Weighted SFT (`apo_kit.spd`) of `student` on every trajectory of `studies`; returns the trained model."
     from apo_kit.spd import spd_dataset, spd_trainer
-    tr = spd_trainer(student, spd_dataset(studies, verbose=False), _spd_config(cfg, out, epochs, lr))
+    tr = spd_trainer(student, spd_dataset(studies, verbose=False), out, _spd_config(cfg, epochs, lr))
     _quiet(tr, progress).train()
     return tr.model
 
