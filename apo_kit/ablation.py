@@ -22,7 +22,7 @@ __all__ = ['SIGNAL', 'CHANNEL_STREAM', 'NONE_STATED', 'SCORE_GROUPS', 'ARMS', 'T
            'truth_matrix', 'signal_text', 'with_signal', 'read_signal', 'findings_text', 'arm_scoring', 'macro_f1',
            'best_teacher', 'majority_calls', 'reference_texts', 'arm_scores', 'pooled_inheritance', 'student_config',
            'build_student', 'predict_reports', 'AblationConfig', 'ablation_teachers', 'ablation_studies',
-           'train_student', 'consensus_studies', 'train_apo', 'AblationResult', 'run_ablation', 'ablation_scores',
+           'train_student', 'consensus_studies', 'apo_arm', 'AblationResult', 'run_ablation', 'ablation_scores',
            'markdown_table', 'small_ablation', 'channel_gain']
 
 # %% ../nbs/12_ablation.ipynb #a69b80af
@@ -297,7 +297,7 @@ def consensus_studies(studies:list[Study], prefs) -> list[Study]:
     return [dataclasses.replace(s, trajectories=[Trajectory('consensus', chosen[s.study_id])])
             for s in studies if s.study_id in chosen]
 
-def train_apo(spd_dir:Path, prefs, cfg:AblationConfig, loss_type:str, out:Path, progress:bool=False):
+def apo_arm(spd_dir:Path, prefs, cfg:AblationConfig, loss_type:str, out:Path, progress:bool=False):
     "APO (`apo_kit.apo`) of the SPD student on `prefs`, the SPD student as reference; returns the trained model."
     from apo_kit.apo import APOConfig, APOTrainer
     model, tok = load_student(spd_dir)
@@ -379,8 +379,8 @@ def run_ablation(cfg:AblationConfig|None=None,   # settings (default: the benchm
         f"{len(prefs)} preference records")
     arms = {'SPD + SFT': lambda: train_student(load_student(spd_dir), consensus_studies(train, prefs), cfg, out/'ckpt',
                                                cfg.sft_epochs, cfg.sft_lr, progress),
-            'APO pl': lambda: train_apo(spd_dir, prefs, cfg, 'pl', out/'ckpt', progress),
-            'APO pairwise': lambda: train_apo(spd_dir, prefs, cfg, 'pairwise', out/'ckpt', progress)}
+            'APO pl': lambda: apo_arm(spd_dir, prefs, cfg, 'pl', out/'ckpt', progress),
+            'APO pairwise': lambda: apo_arm(spd_dir, prefs, cfg, 'pairwise', out/'ckpt', progress)}
     for arm, fit in arms.items():
         if len(prefs) == 0: say(f"{arm}: no preference records to train on"); continue
         say(f"{arm} ...")
