@@ -346,9 +346,8 @@ def stage_consensus(run:Run) -> dict:
     had = len(read_consensus(out, repair=True))
     bar, last = run.bar('consensus', len(run.studies), had), []
     def advance(ids): bar.update(len(last)); last[:] = ids      # called before each batch: the previous one is written
-    recs = synthesize(load_student(run.dir/'spd'), run.studies, out, batch_size=c.batch_size,
-                      max_new_tokens=c.max_new_tokens, max_length=c.max_length or None, do_sample=c.do_sample,
-                      seed=run.cfg.seed, style=c.style, progress=False, before_generate=advance)
+    recs = synthesize(load_student(run.dir/'spd'), run.studies, out, c, seed=run.cfg.seed, progress=False,
+                      before_generate=advance)       # every [consensus] setting, so none is silently ignored
     bar.update(len(last)); bar.close()
     q = quality_summary(recs)
     return dict(records=len(recs), resumed_with=had, unfinished=q['unfinished'],
@@ -358,9 +357,8 @@ def stage_consensus(run:Run) -> dict:
 # %% ../nbs/10_pipeline.ipynb #e0a21f27
 def _gate_flags(study:Study, r:dict, gate:GateSettings) -> list[str]:
     "The gate's flags for one consensus record, under these gate settings."
-    from apo_kit.consensus import quality_gate, teacher_majority
-    maj = teacher_majority(study, gate.min_share, gate.min_count)
-    f = quality_gate(study, r['consensus'], maj, finished=r.get('finished', True))
+    from apo_kit.consensus import quality_gate
+    f = quality_gate(study, r['consensus'], finished=r.get('finished', True), gate=gate)
     return f + [x for x in r.get('flags', []) if x == 'unparsed']     # found at generation time only
 
 # %% ../nbs/10_pipeline.ipynb #77e4a1ac
