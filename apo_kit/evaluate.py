@@ -765,14 +765,15 @@ def summary(self:EvaluationReport) -> str:
     return '\n'.join(L)
 
 # %% ../nbs/08_evaluate.ipynb #ef624bf6
-def study_prompts(studies, proc, vlm, system, budget):
+def study_prompts(studies, processor, vlm, system, budget):
     "(study, messages, prompt tokens) for each study, longest first; a prompt over the budget is an error."
     from apo_kit.models import study_messages, study_images
     from apo_kit.consensus import chat_token_count, image_token_count
     out = []
     for s in studies:
         msgs = study_messages(s, vlm, system)
-        n = chat_token_count(proc, msgs) + (image_token_count(proc, study_images(s)) if vlm and s.images else 0)
+        n = chat_token_count(processor, msgs)
+        if vlm and s.images: n += image_token_count(processor, study_images(s))
         if n > budget:
             raise ValueError(f"study {s.study_id!r}: the prompt takes {n} tokens, over the {budget} left for it")
         out.append((s, msgs, n))
@@ -794,19 +795,20 @@ def predict(student:tuple,               # (model, tokenizer or processor), e.g.
     "The student's own trajectory for each study (its training prompt, no teacher context): batched and resumable."
     from apo_kit.models import is_vlm                      # torch and transformers load here, not at import
     from apo_kit.consensus import generation_settings, context_length, resume_generation, generate_jsonl
-    model, proc = student
-    vlm = is_vlm(proc) and is_vlm(model)
-    max_length = max_length or context_length(model, proc)
+    model, processor = student
+    vlm = is_vlm(processor) and is_vlm(model)
+    max_length = max_length or context_length(model, processor)
     settings = {**generation_settings(model, 'study', seed, do_sample, temperature, top_p, max_new_tokens,
                                       max_length, vlm), 'task': 'predict', 'system': system}
     studies = list(studies)
     have = resume_generation(out_path, studies, settings)
-    todo = study_prompts([s for s in studies if s.study_id not in have], proc, vlm, system, max_length - max_new_tokens)
+    todo = study_prompts([s for s in studies if s.study_id not in have], processor, vlm, system,
+                         max_length - max_new_tokens)
     def records(batch, outs):
         return [dict(study_id=s.study_id, text=text, prompt_tokens=n, new_tokens=k, finished=fin, generation=settings)
                 for (s, _, n), (text, k, fin, _) in zip(batch, outs)]
-    return generate_jsonl(model, proc, todo, out_path, records, len(studies), batch_size, max_new_tokens, do_sample,
-                          seed, temperature, top_p, vlm, before_generate, progress, desc='predict')
+    return generate_jsonl(model, processor, todo, out_path, records, len(studies), batch_size, max_new_tokens,
+                          do_sample, seed, temperature, top_p, vlm, before_generate, progress, desc='predict')
 
 # %% ../nbs/08_evaluate.ipynb #93ec209a
 def stability_runs(student:tuple, studies, out_dir:str|Path, seeds=(0, 1, 2), **kwargs) -> dict:
