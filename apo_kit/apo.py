@@ -4,7 +4,8 @@
 
 # %% ../nbs/07_apo.ipynb #5689f4d4
 from __future__ import annotations
-import contextlib, copy, math, os, warnings
+import contextlib, copy, functools, math, os, warnings
+from types import MethodType, SimpleNamespace
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable
@@ -22,10 +23,11 @@ from .models import study_text, user_messages
 from .consensus import read_consensus, consensus_by_study
 
 # %% auto #0
-__all__ = ['PREFERENCE_FEATURES', 'PREFERENCE_FIELDS', 'PROMPT_BLOCK', 'PAD_BLOCK', 'apo_loss', 'check_record',
-           'preference_record', 'stand_in_records', 'preference_records', 'open_images', 'APOCollator',
-           'ensure_fused_lm_head', 'completion_logps', 'pack_prompt', 'block_layout', 'prefix_block_attention',
-           'ensure_block_attention', 'APOConfig', 'APOTrainer', 'hardest_columns', 'keep_columns', 'APOSettings']
+__all__ = ['PREFERENCE_FEATURES', 'PREFERENCE_FIELDS', 'HEAD_CHUNK', 'IGNORE_INDEX', 'PROMPT_BLOCK', 'PAD_BLOCK', 'apo_loss',
+           'check_record', 'preference_record', 'stand_in_records', 'preference_records', 'open_images', 'APOCollator',
+           'CompletionLogProb', 'ensure_fused_lm_head', 'completion_logps', 'pack_prompt', 'block_layout',
+           'prefix_block_attention', 'ensure_block_attention', 'APOConfig', 'APOTrainer', 'hardest_columns',
+           'keep_columns', 'APOSettings']
 
 # %% ../nbs/07_apo.ipynb #9d1b8a3d
 def apo_loss(policy_logps:torch.Tensor,          # (B, 1+K) summed completion log-probs under π_θ, column 0 = consensus
@@ -253,12 +255,57 @@ def _core(model):
     while hasattr(model, 'module'): model = model.module
     return model.get_base_model() if hasattr(model, 'get_base_model') else model
 
+# %% ../nbs/07_apo.ipynb #14c5c2e0
+HEAD_CHUNK = 256     # positions per tile of the LM head: a tile holds HEAD_CHUNK × vocab floats
+IGNORE_INDEX = -100  # a target that is not scored (transformers' convention)
+
+class CompletionLogProb(torch.autograd.Function):
+    "log softmax(h Wᵀ + b)[y] per position (M,) for a frozen head W; d/dh is formed in the forward."
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets):   # (M, H), (V, H), (V,) or None, (M,)
+        need = ctx.needs_input_grad[0]
+        out, G = hidden.new_empty(len(hidden)), torch.empty_like(hidden) if need else None
+        for s in range(0, len(hidden), HEAD_CHUNK):
+            h, y = hidden[s:s + HEAD_CHUNK], targets[s:s + HEAD_CHUNK]
+            z = h @ weight.t() if bias is None else torch.addmm(bias, h, weight.t())     # logits (m, V)
+            lse = torch.logsumexp(z, 1)
+            out[s:s + HEAD_CHUNK] = z.gather(1, y[:, None])[:, 0] - lse
+            if need: G[s:s + HEAD_CHUNK] = weight[y] - z.sub_(lse[:, None]).exp_() @ weight   # W[y] − pᵀW
+        ctx.save_for_backward(G)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        G, = ctx.saved_tensors
+        return grad[:, None] * G, None, None, None
+
+# %% ../nbs/07_apo.ipynb #5af90a21
+_SCALED_HEAD = ('final_logit_softcapping', 'logit_scale', 'output_multiplier', 'lm_head_multiplier', 'logits_scaling')
+
+def _own_head(core) -> bool:
+    "Can `CompletionLogProb` score this model: a frozen LM head without scaling or soft-capping?"
+    cfg, head = core.config.get_text_config(), core.get_output_embeddings()
+    return not head.weight.requires_grad and all(getattr(cfg, a, None) is None for a in _SCALED_HEAD)
+
+def _head_forward(self, *args, completion_head=False, shift_labels=None, **kwargs):
+    "The model's forward; with `completion_head`, per-token log-probs (B, L) of `shift_labels` only."
+    if not completion_head: return self._apo_trl_forward(*args, shift_labels=shift_labels, **kwargs)
+    if not _own_head(self):
+        return self._apo_trl_forward(*args, shift_labels=shift_labels, fused_lm_head=True, **kwargs)
+    hidden = self.base_model(*args, **{**kwargs, 'use_cache': False}).last_hidden_state
+    head, scored = self.get_output_embeddings(), shift_labels != IGNORE_INDEX
+    lp = CompletionLogProb.apply(hidden[scored], head.weight, head.bias, shift_labels[scored])
+    return SimpleNamespace(log_probs=hidden.new_zeros(scored.shape).masked_scatter(scored, lp))
+
 def ensure_fused_lm_head(model):
-    "Give `model` TRL's fused LM head (per-token log-probs without full logits), once."
+    "Give `model` the completion head (`_head_forward`) over TRL's fused LM head, once."
     from trl.trainer.utils import add_fused_lm_head
     core = _core(model)
     if not getattr(core, '_apo_fused_lm_head', False):
-        add_fused_lm_head(core); core._apo_fused_lm_head = True
+        add_fused_lm_head(core)
+        core._apo_trl_forward, core._apo_fused_lm_head = core.forward, True
+        def forward(self, *args, **kwargs): return _head_forward(self, *args, **kwargs)
+        core.forward = MethodType(functools.wraps(type(core).forward)(forward), core)   # generate checks the signature
     return model
 
 # %% ../nbs/07_apo.ipynb #e7956205
@@ -293,9 +340,9 @@ def completion_logps(model,                    # a causal LM or VLM (PEFT / DDP 
         kw = {'input_ids': ids, 'attention_mask': batch['attention_mask'], 'use_cache': False}
         if 'mm_token_type_ids' in batch: kw['mm_token_type_ids'] = batch['mm_token_type_ids']
         if 'pixel_values' in batch: kw.update(_vision_kwargs(model, batch, share_vision))
-        out = model(**kw, labels=ids.masked_fill(cm == 0, -100), fused_lm_head=True)
-        tok = out.log_probs[:, -(ids.shape[1] - 1):] * cm[:, 1:]           # log π(y_t | x, y_<t), 0 off-completion  (N, T−1)
-        seq = tok.sum(1)                                                   # log π(y | x)                              (N,)
+        shift = F.pad(ids[:, 1:].masked_fill(cm[:, 1:] == 0, IGNORE_INDEX), (0, 1), value=IGNORE_INDEX)
+        out = model(**kw, shift_labels=shift, completion_head=True)        # log π(y_t | x, y_<t), 0 off-completion
+        seq = out.log_probs.sum(1)                                         # log π(y | x)                       (N,)
     B, C = batch['mask'].shape
     logps = seq.new_zeros(B, C).index_put((batch['seq_study'], batch['seq_column']), seq)
     n_tok = cm.sum(1).clamp(min=1)
@@ -316,15 +363,15 @@ def pack_prompt(batch:dict) -> dict:
     for b, P in enumerate(plen):
         prompt = ids[rows_of[b][0], :P]
         tok, pos = [prompt[:P-1]], [torch.arange(P-1)]
-        blk, tgt = [torch.full((P-1,), PROMPT_BLOCK)], [torch.full((P-1,), -100)]
+        blk, tgt = [torch.full((P-1,), PROMPT_BLOCK)], [torch.full((P-1,), IGNORE_INDEX)]
         for n in rows_of[b]:
             comp = ids[n, P:int(att[n].sum())]                                   # the completion's tokens
             tok.append(torch.cat([prompt[P-1:], comp])); pos.append(torch.arange(P-1, P+len(comp)))
-            blk.append(torch.full((1+len(comp),), n)); tgt.append(torch.cat([comp, torch.tensor([-100])]))
+            blk.append(torch.full((1+len(comp),), n)); tgt.append(torch.cat([comp, torch.tensor([IGNORE_INDEX])]))
         packed.append([torch.cat(x) for x in (tok, pos, blk, tgt)])
     L = max(len(p[0]) for p in packed)
     pad = lambda x, v: torch.cat([x, torch.full((L - len(x),), v, dtype=x.dtype)])
-    tok, pos, blk, tgt = (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate((0, 0, PAD_BLOCK, -100)))
+    tok, pos, blk, tgt = (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate((0, 0, PAD_BLOCK, IGNORE_INDEX)))
     causal = torch.ones(L, L, dtype=torch.bool).tril()
     same = (blk[:, None, :] == PROMPT_BLOCK) | (blk[:, None, :] == blk[:, :, None])   # key in the prompt or my block
     mask = (causal & same) | torch.eye(L, dtype=torch.bool)                   # padding sees itself (no empty rows)
@@ -342,7 +389,7 @@ def _can_pack(model) -> bool:
 
 def _sum_blocks(tok_logps, pk, n_rows):
     "Per-token log-probs of packed rows (B, L) → summed per completion (N,)."
-    blk, scored = pk['block'].to(tok_logps.device), pk['shift_labels'].to(tok_logps.device) != -100
+    blk, scored = pk['block'].to(tok_logps.device), pk['shift_labels'].to(tok_logps.device) != IGNORE_INDEX
     return tok_logps.new_zeros(n_rows).index_add(0, blk[scored], tok_logps[scored])
 
 def _packed_logps(model, batch):
@@ -353,7 +400,7 @@ def _packed_logps(model, batch):
     mask = pk['attention_mask'].to(dev)
     if impl == 'eager': mask = torch.where(mask, 0.0, torch.finfo(core.dtype).min).to(core.dtype)
     out = model(input_ids=pk['input_ids'].to(dev), attention_mask=mask, position_ids=pk['position_ids'].to(dev),
-                shift_labels=pk['shift_labels'].to(dev), fused_lm_head=True, use_cache=False)
+                shift_labels=pk['shift_labels'].to(dev), completion_head=True, use_cache=False)
     return _sum_blocks(out.log_probs, pk, len(batch['seq_study']))
 
 
@@ -445,7 +492,7 @@ def _block_logps(model, batch):
         kw.update(pixel_values=batch['pixel_values'], image_grid_thw=batch['image_grid_thw'],
                   position_ids=_mrope_positions(model, batch, pk).to(dev))
     ones = torch.ones(len(pk['input_ids']), 1, 1, 1, dtype=torch.bool, device=dev)   # a 4D mask is taken as is: unused
-    out = model(**kw, attention_mask=ones, shift_labels=pk['shift_labels'].to(dev), fused_lm_head=True,
+    out = model(**kw, attention_mask=ones, shift_labels=pk['shift_labels'].to(dev), completion_head=True,
                 use_cache=False, apo_layout=lay)
     return _sum_blocks(out.log_probs, pk, len(batch['seq_study']))
 

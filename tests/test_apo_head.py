@@ -1,0 +1,43 @@
+"""The completion head (`CompletionLogProb`: log-probs of completion tokens only, d/dh formed in the forward) against
+TRL's fused kernel and against full logits: values and gradients, text and VLM, every attention layout."""
+import logging, os
+os.environ.setdefault('OMP_NUM_THREADS', '1'); os.environ.setdefault('HF_HUB_OFFLINE', '1')
+import pytest, torch
+from apo_kit.models import tiny_student
+from apo_kit.apo import APOCollator, CompletionLogProb, HEAD_CHUNK, _core, _own_head, completion_logps
+from test_apo_blocks import _close, _perturbed_lora, _recs, _run, _same
+
+logging.getLogger('transformers').setLevel(logging.ERROR)
+
+def test_head_equals_full_logits_and_trl_kernel():
+    from trl.kernels import ChunkedLogProbFunction
+    torch.manual_seed(0)
+    M, H, V = 2 * HEAD_CHUNK + 7, 32, 300                          # several tiles, the last one partial
+    h, W, b = torch.randn(M, H, requires_grad=True), torch.randn(V, H), torch.randn(V)
+    y, g = torch.randint(0, V, (M,)), torch.randn(M)
+    ours = CompletionLogProb.apply(h, W, b, y)
+    (gh,) = torch.autograd.grad((ours * g).sum(), h)
+    full = torch.log_softmax(h @ W.t() + b, -1)[torch.arange(M), y]
+    (gf,) = torch.autograd.grad((full * g).sum(), h)
+    trl = ChunkedLogProbFunction.apply(h, W, b, y, 1.0, 4096, None, 1.0, ('log_probs',))[0]
+    (gt,) = torch.autograd.grad((trl * g).sum(), h)
+    for ref, gref in ((full, gf), (trl, gt)): _close(ours, ref); _close(gh, gref)
+    with torch.no_grad(): _close(CompletionLogProb.apply(h, W, b, y), full)    # no gradient: no d/dh kept
+
+@pytest.mark.parametrize('vlm,kw', [(False, {}), (False, dict(share_prompt=True, attention='dense')),
+                                    (False, dict(share_prompt=True)), (True, dict(share_prompt=True))])
+def test_completion_head_equals_trl_head_in_the_model(vlm, kw):
+    "A LoRA student: our head (frozen LM head) and TRL's (forced by a trainable head) give the same values and grads."
+    torch.manual_seed(0)
+    model, proc = tiny_student('vlm' if vlm else 'text')
+    model = _perturbed_lora(model)
+    b = APOCollator(proc, max_length=None, max_completion_length=30)(_recs(vlm)[:2])
+    head = _core(model).get_output_embeddings().weight
+    assert _own_head(_core(model))
+    ours = _run(model, b, **kw)
+    head.requires_grad_(True)                                         # TRL's fused kernel handles a trainable head
+    assert not _own_head(_core(model))
+    trl = _run(model, b, **kw)
+    head.requires_grad_(False)
+    trl[1].pop([n for n in trl[1] if n not in ours[1]][0])            # the head's own gradient: TRL's path only
+    _same(ours, trl)
