@@ -27,7 +27,7 @@ __all__ = ['PREFERENCE_FEATURES', 'PREFERENCE_FIELDS', 'HEAD_CHUNK', 'IGNORE_IND
            'check_record', 'preference_record', 'stand_in_records', 'preference_records', 'open_images', 'APOCollator',
            'CompletionLogProb', 'ensure_fused_lm_head', 'completion_logps', 'pack_prompt', 'block_layout',
            'prefix_block_attention', 'ensure_block_attention', 'APOConfig', 'APOTrainer', 'hardest_columns',
-           'keep_columns', 'APOSettings']
+           'keep_columns', 'DropoutLoRAA', 'DropoutLinear', 'fuse_lora_dropout', 'APOSettings']
 
 # %% ../nbs/07_apo.ipynb #9d1b8a3d
 def apo_loss(policy_logps:torch.Tensor,          # (B, 1+K) summed completion log-probs under π_θ, column 0 = consensus
@@ -524,6 +524,7 @@ class APOConfig(TrainingArguments):
     share_prompt: bool = True                # each study's prompt (images too) computed once, block attention
     attention: str|None = None               # with share_prompt: 'blocks' or 'dense' (the reference); None: best
     hardest_teachers: int|None = None        # train on the m teachers of highest reward only (see below)
+    fused_lora_dropout: bool = True          # the fresh LoRA's dropout inside its A (`fuse_lora_dropout`): less memory
     learning_rate: float = 5e-7              # the authors' APO learning rate
     num_train_epochs: float = 1.0            # the authors: 1 epoch
     per_device_train_batch_size: int = 2     # studies per device and step (the authors: 2)
@@ -546,6 +547,7 @@ class APOTrainer(Trainer):
         if peft_config and not isinstance(model, PeftModel):
             model = get_peft_model(model, lora_config(model, peft_config))
             if (vt := vision_tower(model)) is not None: vt.requires_grad_(False)   # the authors freeze the vision tower
+            if args.fused_lora_dropout: fuse_lora_dropout(model)
             self._adapter_off = ref_model is None
         ensure_fused_lm_head(model)
         self.ref_model = ref_model
@@ -706,6 +708,44 @@ def _keep_hardest(self:APOTrainer, model, inputs):
     r = self.args.beta * (logps.float() - inputs['ref_logps'].float())
     return keep_columns(inputs, hardest_columns(r, inputs['mask'], self.args.hardest_teachers))
 
+
+# %% ../nbs/07_apo.ipynb #7420256e
+class DropoutLoRAA(torch.autograd.Function):
+    "dropout(x) Aᵀ keeping x and a bool mask for the backward, not the dropped copy of x."
+    @staticmethod
+    def forward(ctx, x, weight, dropped, scale):    # (..., in), (r, in), bool like x, 1/(1 − p)
+        ctx.save_for_backward(x, weight, dropped)
+        ctx.scale = scale
+        return (x.masked_fill(dropped, 0) @ weight.t()).mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, dropped = ctx.saved_tensors
+        g = grad * ctx.scale
+        gx = (g @ weight).masked_fill_(dropped, 0) if ctx.needs_input_grad[0] else None
+        gw = g.flatten(0, -2).t() @ x.masked_fill(dropped, 0).flatten(0, -2) if ctx.needs_input_grad[1] else None
+        return gx, gw, None, None
+
+# %% ../nbs/07_apo.ipynb #41efff61
+class DropoutLinear(torch.nn.Linear):
+    "LoRA's A with its dropout inside (`DropoutLoRAA`); identical to `nn.Linear` when evaluating or `p` is 0."
+    p: float = 0.0
+    def forward(self, x):
+        if not self.training or not self.p: return super().forward(x)
+        return DropoutLoRAA.apply(x, self.weight, torch.rand_like(x) < self.p, 1 / (1 - self.p))
+
+def fuse_lora_dropout(model) -> int:
+    "Move each plain LoRA adapter's dropout into its A (`DropoutLinear`); the number of modules changed."
+    n = 0
+    for m in model.modules():
+        drops, As = getattr(m, 'lora_dropout', {}), getattr(m, 'lora_A', {})
+        for a in list(drops.keys()):
+            d = drops[a]
+            A = As[a] if a in As else None
+            if type(d) is torch.nn.Dropout and type(A) is torch.nn.Linear and a not in getattr(m, 'lora_variant', {}):
+                A.__class__, A.p, drops[a] = DropoutLinear, d.p, torch.nn.Identity()
+                n += 1
+    return n
 
 # %% ../nbs/07_apo.ipynb #a316b03e
 @dataclass

@@ -143,7 +143,7 @@ def _category(e):
     names, a = [], e
     while a is not None: names.append(a.name); a = a.cpu_parent
     if any(n.startswith('Optimizer.') for n in names): return 'optimizer'
-    if any('ChunkedLogProb' in n for n in names): return 'head (fused log-probs)'
+    if any('ChunkedLogProb' in n or 'CompletionLogProb' in n for n in names): return 'head (log-probs)'
     if any('scaled_dot_product' in n or 'ScaledDotProduct' in n for n in names): return 'attention'
     if e.name in ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::addmm_'):
         return 'matmul LoRA (r 8)' if any(8 in (x or []) for x in e.input_shapes[:2]) else 'matmul linear'
@@ -161,11 +161,12 @@ def profile_step(attention, dropout):
     import collections, torch
     from torch.profiler import profile, ProfilerActivity
     from apo_kit.models import lora_config
-    from apo_kit.apo import APOCollator, completion_logps
+    from apo_kit.apo import APOCollator, completion_logps, fuse_lora_dropout
     from peft import get_peft_model
     torch.manual_seed(0)
     model, tok = load('embedded')
-    model = get_peft_model(model, lora_config(model, dict(r=8, lora_alpha=32, lora_dropout=dropout))); model.train()
+    model = get_peft_model(model, lora_config(model, dict(r=8, lora_alpha=32, lora_dropout=dropout)))
+    fuse_lora_dropout(model); model.train()                           # as APOTrainer does (fused_lora_dropout=True)
     b = APOCollator(tok, max_length=None)(records(False, 0)[:1])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
     def step():

@@ -76,12 +76,12 @@ def test_vlm_prompt_once_equals_separate_rows():
     assert any('visual' in n for n in shared[1])
     _same(shared, _run(model, b, share_prompt=False, share_vision=False))
 
-def _train(tmp_path, recs, tok, **kw):
+def _train(tmp_path, recs, tok, peft=LORA, **kw):
     torch.manual_seed(0)
     model, _ = tiny_student('text')
     base = dict(learning_rate=2e-3, max_steps=3, per_device_train_batch_size=2, max_length=320, max_completion_length=40,
                 logging_steps=1, use_cpu=True, save_strategy='no', seed=0, disable_tqdm=True)
-    tr = APOTrainer(model, APOConfig(str(tmp_path), **{**base, **kw}), train_dataset=recs, processing_class=tok, peft_config=LORA)
+    tr = APOTrainer(model, APOConfig(str(tmp_path), **{**base, **kw}), train_dataset=recs, processing_class=tok, peft_config=peft)
     tr.train()
     return tr, [h['loss'] for h in tr.state.log_history if 'loss' in h]
 

@@ -41,3 +41,34 @@ def test_completion_head_equals_trl_head_in_the_model(vlm, kw):
     head.requires_grad_(False)
     trl[1].pop([n for n in trl[1] if n not in ours[1]][0])            # the head's own gradient: TRL's path only
     _same(ours, trl)
+
+def test_fused_lora_dropout_is_peft_dropout_with_the_same_mask(monkeypatch):
+    "A LoRA student with dropout 0.3: fused (DropoutLinear) and PEFT's nn.Dropout given the same masks agree."
+    import apo_kit.apo as apo
+    from peft import get_peft_model
+    from apo_kit.models import lora_config
+    torch.manual_seed(0)
+    model, tok = tiny_student('text')
+    model = get_peft_model(model, lora_config(model, dict(r=8, lora_alpha=32, lora_dropout=0.3)))
+    b = APOCollator(tok, max_length=None, max_completion_length=30)(_recs(False)[:2])
+    masks = []                                   # PEFT's run: record each nn.Dropout call's mask, in call order
+    def record(self, x):
+        keep = torch.rand_like(x) >= self.p
+        masks.append(~keep)
+        return x * keep / (1 - self.p)
+    monkeypatch.setattr(torch.nn.Dropout, 'forward', record)
+    peft_run = _run(model.train(), b, share_prompt=True)
+    monkeypatch.undo()
+    assert apo.fuse_lora_dropout(model) == len(masks) > 0
+    replay = iter(masks)                         # the fused run: the same masks, in the same order
+    monkeypatch.setattr(torch, 'rand_like', lambda x: torch.where(next(replay), 0.0, 1.0))
+    _same(_run(model, b, share_prompt=True), peft_run)
+
+def test_fused_lora_dropout_under_checkpointing(tmp_path):
+    "With dropout on, checkpointing replays the fused dropout's masks: the same 3-step run."
+    from test_apo_blocks import _train
+    _, tok = tiny_student('text')
+    recs = _recs(False)[:6]
+    lora = dict(r=8, lora_alpha=32, lora_dropout=0.1)
+    runs = [_train(tmp_path/str(gc), recs, tok, activation_checkpointing=gc, peft=lora) for gc in (False, True)]
+    for a, b in zip(runs[0][1], runs[1][1]): torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
