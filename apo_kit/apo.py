@@ -46,7 +46,8 @@ def apo_loss(policy_logps:torch.Tensor,          # (B, 1+K) summed completion lo
     mask = torch.ones_like(r, dtype=torch.bool) if mask is None else mask.to(r.device).bool()
     if not mask[:, 0].all(): raise ValueError("mask[:, 0] must be True: column 0 is the consensus")
     present = mask[:, 1:]                                      # which teachers each study has           (B, K)
-    logw = r.new_zeros(B, C-1) if teacher_weights is None else torch.as_tensor(teacher_weights, dtype=r.dtype, device=r.device).expand(B, C-1)
+    logw = (r.new_zeros(B, C-1) if teacher_weights is None
+            else torch.as_tensor(teacher_weights, dtype=r.dtype, device=r.device).expand(B, C-1))
     z = torch.where(present, r[:, 1:] - r[:, :1] + logw, -math.inf)   # r_u − r⁺ + log w_u; −∞ = absent
     if loss_type == 'pl':
         s = torch.cat([z.new_zeros(B, 1), z], 1)               # logits of "who ranks first": consensus 0, teachers z_u
@@ -212,7 +213,8 @@ def encode(self:APOCollator, rec) -> dict:
     check_record(rec)
     out, tok = self.encode_prompt(rec), self.tokenizer
     texts = self.completion_texts(rec)
-    if all(t is not None for t in texts): return {**out, 'completion_ids': tok(texts, add_special_tokens=False)['input_ids']}
+    if all(t is not None for t in texts):
+        return {**out, 'completion_ids': tok(texts, add_special_tokens=False)['input_ids']}
     ids = tok([rec['chosen'], *rec['rejected']], add_special_tokens=False)['input_ids']
     return {**out, 'completion_ids': [c + [_end_of_turn(tok)] for c in ids]}
 
@@ -402,7 +404,8 @@ def pack_prompt(batch:dict) -> dict:
         packed.append([torch.cat(x) for x in (tok, pos, blk, tgt)])
     L = max(len(p[0]) for p in packed)
     pad = lambda x, v: torch.cat([x, torch.full((L - len(x),), v, dtype=x.dtype)])
-    tok, pos, blk, tgt = (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate((0, 0, PAD_BLOCK, IGNORE_INDEX)))
+    fill = (0, 0, PAD_BLOCK, IGNORE_INDEX)
+    tok, pos, blk, tgt = (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate(fill))
     causal = torch.ones(L, L, dtype=torch.bool).tril()
     same = (blk[:, None, :] == PROMPT_BLOCK) | (blk[:, None, :] == blk[:, :, None])   # key in the prompt or my block
     mask = (causal & same) | torch.eye(L, dtype=torch.bool)                   # padding sees itself (no empty rows)
@@ -609,12 +612,13 @@ class APOTrainer(Trainer):
     "Autonomous preference optimization: one policy pass over [t⁺; τ¹..τᴷ] per study, PL (or pairwise) loss."
     def __init__(self, model, args:APOConfig|None=None, train_dataset=None, eval_dataset=None, processing_class=None,
                  ref_model=None,               # a separate reference; default: the model as passed (the SPD model)
-                 peft_config=True,             # True: a fresh LoRA r8 α32 on the language model; dict/LoraConfig; None: train as is
+                 peft_config=True,             # True: a fresh LoRA r8 α32; a dict or LoraConfig; None: train as is
                  data_collator=None, **kwargs):
         from peft import PeftModel, get_peft_model
         from apo_kit.models import lora_config, vision_tower
         args = args or APOConfig('apo_output')
-        if processing_class is None: raise ValueError("APOTrainer needs processing_class: the student's tokenizer or processor")
+        if processing_class is None:
+            raise ValueError("APOTrainer needs processing_class: the student's tokenizer or processor")
         self._adapter_off = False                      # is the reference the model with *our* fresh adapter off?
         if peft_config and not isinstance(model, PeftModel):
             model = get_peft_model(model, lora_config(model, peft_config))
@@ -624,14 +628,15 @@ class APOTrainer(Trainer):
         ensure_fused_lm_head(model)
         self.ref_model = ref_model
         if ref_model is not None: ensure_fused_lm_head(ref_model.eval().requires_grad_(False))
-        elif not self._adapter_off and not args.precompute_ref_logps:   # full model, or an adapter that is already trained
+        elif not self._adapter_off and not args.precompute_ref_logps:   # full model, or an adapter already trained
             self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
         data_collator = data_collator or APOCollator(processing_class, args.max_length, args.max_completion_length)
         train_dataset, eval_dataset = _as_dataset(train_dataset), _as_dataset(eval_dataset)
         super().__init__(model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
                          eval_dataset=eval_dataset, processing_class=processing_class, **kwargs)
         if self.ref_model is not None: self.ref_model.to(self.args.device)
-        self._share_prompt = args.share_prompt and _can_pack(model) and (self.ref_model is None or _can_pack(self.ref_model))
+        ref_ok = self.ref_model is None or _can_pack(self.ref_model)
+        self._share_prompt = args.share_prompt and _can_pack(model) and ref_ok
         self._sums = {'train': defaultdict(float), 'eval': defaultdict(float)}
         self._counts = {'train': defaultdict(int), 'eval': defaultdict(int)}
         if args.precompute_ref_logps:
@@ -647,8 +652,8 @@ def ref_logps(self:APOTrainer, batch) -> torch.Tensor:
         model = self.accelerator.unwrap_model(self.model)
         if self._adapter_off: ctx = model.disable_adapter()      # our fresh LoRA switched off: the SPD model
         elif self.state.global_step > 0:
-            raise ValueError("the reference is the model as it was before training, which is gone: precompute ref_logps "
-                             "for every data set before training, or pass ref_model")
+            raise ValueError("the reference is the model as it was before training, which is gone: precompute "
+                             "ref_logps for every data set before training, or pass ref_model")
     with ctx, torch.no_grad():
         return _policy_logps(self, model, batch)[0].float()
 
