@@ -5,7 +5,7 @@
 # %% ../nbs/07_apo.ipynb #5689f4d4
 from __future__ import annotations
 import contextlib, copy, functools, math, os, warnings
-from types import MethodType, SimpleNamespace
+from types import MethodType
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable
@@ -326,7 +326,8 @@ def _head_forward(self, *args, completion_head=False, shift_labels=None, **kwarg
     hidden = self.base_model(*args, **{**kwargs, 'use_cache': False}).last_hidden_state
     head, scored = self.get_output_embeddings(), shift_labels != IGNORE_INDEX
     lp = CompletionLogProb.apply(hidden[scored], head.weight, head.bias, shift_labels[scored])
-    return SimpleNamespace(log_probs=hidden.new_zeros(scored.shape).masked_scatter(scored, lp))
+    from trl.trainer.utils import FusedCausalLMOutput       # a ModelOutput: DDP finds the tensors it must track
+    return FusedCausalLMOutput(log_probs=hidden.new_zeros(scored.shape).masked_scatter(scored, lp), label_mask=scored)
 
 # %% ../nbs/07_apo.ipynb #ba3dc80b
 def ensure_fused_lm_head(model):
