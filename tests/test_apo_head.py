@@ -4,7 +4,7 @@ import logging, os
 os.environ.setdefault('OMP_NUM_THREADS', '1'); os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import pytest, torch
 from apo_kit.models import tiny_student
-from apo_kit.apo import APOCollator, CompletionLogProb, HEAD_CHUNK, _core, _own_head, completion_logps
+from apo_kit.apo import APOCollator, CompletionLogProb, HEAD_CHUNK, completion_logps
 from test_apo_blocks import _close, _perturbed_lora, _recs, _run, _same
 
 logging.getLogger('transformers').setLevel(logging.ERROR)
@@ -32,11 +32,9 @@ def test_completion_head_equals_trl_head_in_the_model(vlm, kw):
     model, proc = tiny_student('vlm' if vlm else 'text')
     model = _perturbed_lora(model)
     b = APOCollator(proc, max_length=None, max_completion_length=30)(_recs(vlm)[:2])
-    head = _core(model).get_output_embeddings().weight
-    assert _own_head(_core(model))
-    ours = _run(model, b, **kw)
+    head = model.get_base_model().get_output_embeddings().weight
+    ours = _run(model, b, **kw)                                       # a frozen head: CompletionLogProb
     head.requires_grad_(True)                                         # TRL's fused kernel handles a trainable head
-    assert not _own_head(_core(model))
     trl = _run(model, b, **kw)
     head.requires_grad_(False)
     trl[1].pop([n for n in trl[1] if n not in ours[1]][0])            # the head's own gradient: TRL's path only
