@@ -26,16 +26,21 @@ def test_head_equals_full_logits_and_trl_kernel():
 
 @pytest.mark.parametrize('vlm,kw', [(False, {}), (False, dict(share_prompt=True, attention='dense')),
                                     (False, dict(share_prompt=True)), (True, dict(share_prompt=True))])
-def test_completion_head_equals_trl_head_in_the_model(vlm, kw):
+def test_completion_head_equals_trl_head_in_the_model(vlm, kw, monkeypatch):
     "A LoRA student: our head (frozen LM head) and TRL's (forced by a trainable head) give the same values and grads."
     torch.manual_seed(0)
     model, proc = tiny_student('vlm' if vlm else 'text')
     model = _perturbed_lora(model)
     b = APOCollator(proc, max_length=None, max_completion_length=30)(_recs(vlm)[:2])
     head = model.get_base_model().get_output_embeddings().weight
+    calls, apply = [], CompletionLogProb.apply
+    monkeypatch.setattr(CompletionLogProb, 'apply', lambda *a: calls.append(1) or apply(*a))
     ours = _run(model, b, **kw)                                       # a frozen head: CompletionLogProb
+    assert calls
     head.requires_grad_(True)                                         # TRL's fused kernel handles a trainable head
+    calls.clear()
     trl = _run(model, b, **kw)
+    assert not calls
     head.requires_grad_(False)
     trl[1].pop([n for n in trl[1] if n not in ours[1]][0])            # the head's own gradient: TRL's path only
     _same(ours, trl)
