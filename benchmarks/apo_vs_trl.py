@@ -11,7 +11,7 @@ Variants, each run in its own subprocess (so peak memory, ru_maxrss, is per vari
                attention under a block-causal mask (the default before issue 15)
   apo_prefix   share_prompt=True, attention='blocks' (APOTrainer's default, text and VLM): the prompt (images too)
                once per study, each completion attending to its prompt and itself only
-  apo_ckpt     apo_prefix with gradient (activation) checkpointing
+  apo_ckpt     apo_prefix with gradient (activation) checkpointing; apo_ckptN: every N-th decoder layer only
   trl          DPOTrainer, 7 pairs per step, given the same advantages: reference precomputed (text; TRL refuses it
                for images), no gradient checkpointing
   trl_default  DPOTrainer with TRL's own defaults, as the released recipe runs: reference on the fly with the
@@ -25,7 +25,7 @@ one thread this equals studies/s on an idle machine, and it is robust to the oth
 (forward 2N; backward only the activation gradient 2N, frozen weights need no weight gradient), text model only,
 against a plain float32 512×512 matmul measured in the same process with the same number of threads.
 """
-import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, re, resource, statistics, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -86,7 +86,9 @@ def worker(student, method, steps, chars, out):
     common = dict(output_dir=out + '.run', max_steps=steps, learning_rate=5e-7, use_cpu=True, bf16=False, report_to='none',
                   save_strategy='no', logging_steps=10**6, disable_tqdm=True, gradient_checkpointing=False, seed=0)
     if method.startswith('apo'):
-        common.update(activation_checkpointing=method == 'apo_ckpt'); del common['gradient_checkpointing']
+        every = int(method[len('apo_ckpt'):] or 1) if method.startswith('apo_ckpt') else 0   # apo_ckpt2: every 2nd layer
+        common.update(activation_checkpointing=bool(every), activation_checkpointing_kwargs={'every_n_layers': every or 1})
+        del common['gradient_checkpointing']
         args = APOConfig(per_device_train_batch_size=1, max_length=None, precompute_ref_logps=True,
                          share_prompt=method != 'apo', attention='dense' if method == 'apo_dense' else 'blocks', **common)
         tr = APOTrainer(model, args, train_dataset=recs, processing_class=proc, peft_config=lora, callbacks=[Clock()])
@@ -143,7 +145,7 @@ def _category(e):
     names, a = [], e
     while a is not None: names.append(a.name); a = a.cpu_parent
     if any(n.startswith('Optimizer.') for n in names): return 'optimizer'
-    if any('ChunkedLogProb' in n for n in names): return 'head (fused log-probs)'
+    if any('ChunkedLogProb' in n or 'CompletionLogProb' in n for n in names): return 'head (log-probs)'
     if any('scaled_dot_product' in n or 'ScaledDotProduct' in n for n in names): return 'attention'
     if e.name in ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::addmm_'):
         return 'matmul LoRA (r 8)' if any(8 in (x or []) for x in e.input_shapes[:2]) else 'matmul linear'
@@ -161,11 +163,12 @@ def profile_step(attention, dropout):
     import collections, torch
     from torch.profiler import profile, ProfilerActivity
     from apo_kit.models import lora_config
-    from apo_kit.apo import APOCollator, completion_logps
+    from apo_kit.apo import APOCollator, completion_logps, fuse_lora_dropout
     from peft import get_peft_model
     torch.manual_seed(0)
     model, tok = load('embedded')
-    model = get_peft_model(model, lora_config(model, dict(r=8, lora_alpha=32, lora_dropout=dropout))); model.train()
+    model = get_peft_model(model, lora_config(model, dict(r=8, lora_alpha=32, lora_dropout=dropout)))
+    fuse_lora_dropout(model); model.train()                           # as APOTrainer does (fused_lora_dropout=True)
     b = APOCollator(tok, max_length=None)(records(False, 0)[:1])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
     def step():
@@ -199,7 +202,7 @@ def main():
     a = p.parse_args()
     if a.profile: return profile_step(a.profile[0], float(a.profile[1]))
     if a.worker: return worker(a.worker[0], a.worker[1], int(a.worker[2]), int(a.worker[3]), a.worker[4])
-    bad = set(a.variants.split(',')) - set(VARIANTS)
+    bad = {v for v in a.variants.split(',') if v not in VARIANTS and not re.fullmatch(r'apo_ckpt\d+', v)}
     if bad: p.error(f"unknown variants {sorted(bad)}; choose from {', '.join(VARIANTS)}")
     # (timed steps + 1, characters kept per trajectory (0 = all), repeats) per student
     plan = {'tiny': (6, 0, 3), 'vlm': (5, 0, 3), 'embedded': (3, 0, 2) if a.full else (2, 160, 1)}

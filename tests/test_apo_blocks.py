@@ -76,20 +76,25 @@ def test_vlm_prompt_once_equals_separate_rows():
     assert any('visual' in n for n in shared[1])
     _same(shared, _run(model, b, share_prompt=False, share_vision=False))
 
-def _train(tmp_path, recs, tok, **kw):
+def _train(tmp_path, recs, tok, peft=LORA, **kw):
     torch.manual_seed(0)
     model, _ = tiny_student('text')
     base = dict(learning_rate=2e-3, max_steps=3, per_device_train_batch_size=2, max_length=320, max_completion_length=40,
                 logging_steps=1, use_cpu=True, save_strategy='no', seed=0, disable_tqdm=True)
-    tr = APOTrainer(model, APOConfig(str(tmp_path), **{**base, **kw}), train_dataset=recs, processing_class=tok, peft_config=LORA)
+    tr = APOTrainer(model, APOConfig(str(tmp_path), **{**base, **kw}), train_dataset=recs, processing_class=tok, peft_config=peft)
     tr.train()
     return tr, [h['loss'] for h in tr.state.log_history if 'loss' in h]
 
-def test_gradient_checkpointing_trains_identically(tmp_path):
-    "APOTrainer with gradient checkpointing (block attention replayed in the backward) gives the same run."
+@pytest.mark.parametrize('every', [1, 2])
+def test_gradient_checkpointing_trains_identically(tmp_path, every):
+    "APOTrainer with gradient checkpointing (all layers, or every 2nd: block attention replayed) gives the same run."
     _, tok = tiny_student('text')
     recs = _recs(False)[:6]
-    runs = {gc: _train(tmp_path/str(gc), recs, tok, activation_checkpointing=gc) for gc in (False, True)}
+    runs = {gc: _train(tmp_path/str(gc), recs, tok, activation_checkpointing=gc,
+                       activation_checkpointing_kwargs={'every_n_layers': every}) for gc in (False, True)}
+    layers = [m for m in runs[True][0].model.modules() if hasattr(m, 'gradient_checkpointing')
+              and type(m).__name__.endswith('DecoderLayer')]
+    eq_(sum(m.gradient_checkpointing for m in layers), len(layers) // every)
     for a, b in zip(runs[False][1], runs[True][1]): torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     wa = {n: p for n, p in runs[False][0].model.named_parameters() if p.requires_grad}
     for n, p in runs[True][0].model.named_parameters():
