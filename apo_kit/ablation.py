@@ -207,7 +207,7 @@ class AblationConfig:
     hidden_size: int = 128          # the student's width (about 1M parameters with 4 layers)
     num_layers: int = 4
     batch_size: int = 16            # SPD / SFT examples per step
-    spd_epochs: float = 10.0
+    spd_epochs: float = 40.0
     spd_lr: float = 3e-3            # a student trained from scratch: a high learning rate
     max_new_tokens: int = 96        # consensus and evaluation reports
     consensus_style: str = 'concat' # 'concat' (the paper) or 'structured'
