@@ -944,8 +944,8 @@ VIA = ('name', 'sign', 'header')
 # %% ../nbs/01_labels.ipynb #6f4e97ee
 def _mention_rows(texts):
     "The columns of `mention_table` for `texts` ('via' as codes into `VIA`)."
-    cols = [[] for _ in MENTION_COLUMNS[:-1]]
-    (doc, path, lab, lat, tmp, sev, sen, st, en, txt), extra = cols, []
+    rows, extra = [], []
+    add = rows.append                                  # one tuple per mention, in MENTION_COLUMNS order but 'via'
     cache, step, code = STEP_CACHE, _step, {v: k for k, v in enumerate(VIA)}
     for i, t in enumerate(texts):
         if not isinstance(t, str): continue
@@ -955,34 +955,16 @@ def _mention_rows(texts):
             r = cache.get(t[a:b]) or step(t[a:b])
             signs = signs or r[5]
             for s, e, p, l, la, te, se, other in r[0]:
-                if other: continue
-                doc.append(i)
-                path.append(p)
-                lab.append(l)
-                lat.append(la)
-                tmp.append(te)
-                sev.append(se)
-                sen.append(j)
-                st.append(a + s)
-                en.append(a + e)
-                txt.append(t[a + s:a + e])
+                if not other: add((i, p, l, la, te, se, j, a + s, a + e, t[a + s:a + e]))
         if not signs and not ('*' in t or '#' in t or '- ' in t or ':\n' in t or '\u2022' in t or '__' in t):
             continue                                                       # plain text, no sign: nothing to scope
         for j, s, e, p, l, la, v in _scoped(t, spans, [cache.get(t[a:b]) or step(t[a:b]) for a, b in spans]):
             a = spans[j][0]
-            extra.append((len(doc), code[v]))
-            doc.append(i)
-            path.append(p)
-            lab.append(l)
-            lat.append(la)
-            tmp.append(None)
-            sev.append(None)
-            sen.append(j)
-            st.append(a + s)
-            en.append(a + e)
-            txt.append(t[a + s:a + e])
-    via = np.zeros(len(doc), np.int8)                                      # 'via' as codes: 1M rows at CXR-MAX size
+            extra.append((len(rows), code[v]))
+            add((i, p, l, la, None, None, j, a + s, a + e, t[a + s:a + e]))
+    via = np.zeros(len(rows), np.int8)                                     # 'via' as codes: 1M rows at CXR-MAX size
     for k, c in extra: via[k] = c
+    cols = [list(c) for c in zip(*rows)] if rows else [[] for _ in MENTION_COLUMNS[:-1]]
     return cols + [via]
 
 # %% ../nbs/01_labels.ipynb #2198ce3e
