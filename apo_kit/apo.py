@@ -255,20 +255,32 @@ def collate(self:APOCollator, encoded:list[dict], records:list[dict]|None=None) 
     if r['mm']: batch['mm_token_type_ids'] = padr(r['mm'], 0)
     return _study_fields(batch, encoded, records)
 
-# %% ../nbs/07_apo.ipynb #42b83b59
+# %% ../nbs/07_apo.ipynb #8c4d1a0b
+def _image_fields(batch:dict, encoded:list[dict]) -> dict:
+    "Add the studies' pixel values and grids (each image once) and the number of images per study to `batch`."
+    imgs = [e for e in encoded if 'pixel_values' in e]
+    if not imgs: return batch
+    batch['pixel_values'] = torch.cat([e['pixel_values'] for e in imgs])
+    batch['image_grid_thw'] = torch.cat([e['image_grid_thw'] for e in imgs])
+    batch['images_per_study'] = torch.tensor([len(e.get('image_grid_thw', [])) for e in encoded])
+    return batch
+
+# %% ../nbs/07_apo.ipynb #e493d372
+def _padded_ref_logps(records:list[dict], shape) -> torch.Tensor:
+    "The records' reference log-probs as a (B, 1+K) tensor, zero where a study has fewer teachers."
+    ref = torch.zeros(shape)
+    for b, r in enumerate(records): ref[b, :len(r['ref_logps'])] = torch.tensor(r['ref_logps'])
+    return ref
+
+# %% ../nbs/07_apo.ipynb #0b81a8c8
 def _study_fields(batch:dict, encoded:list[dict], records:list[dict]|None) -> dict:
     "Add each study's pixel values (once), teachers, ids and precomputed `ref_logps` to a collated batch."
-    if any('pixel_values' in e for e in encoded):
-        imgs = [e for e in encoded if 'pixel_values' in e]
-        batch['pixel_values'] = torch.cat([e['pixel_values'] for e in imgs])
-        batch['image_grid_thw'] = torch.cat([e['image_grid_thw'] for e in imgs])
-        batch['images_per_study'] = torch.tensor([len(e.get('image_grid_thw', [])) for e in encoded])
+    batch = _image_fields(batch, encoded)
     if records is None: return batch
     batch['teachers'] = [list(r['teachers']) for r in records]
     batch['study_ids'] = [str(r['study_id']) for r in records]
     if all(r.get('ref_logps') is not None for r in records):
-        batch['ref_logps'] = torch.zeros(batch['mask'].shape)
-        for b, r in enumerate(records): batch['ref_logps'][b, :len(r['ref_logps'])] = torch.tensor(r['ref_logps'])
+        batch['ref_logps'] = _padded_ref_logps(records, batch['mask'].shape)
     return batch
 
 # %% ../nbs/07_apo.ipynb #650647b2
@@ -386,31 +398,44 @@ def completion_logps(model,                    # a causal LM or VLM (PEFT / DDP 
 # %% ../nbs/07_apo.ipynb #1880ceda
 PROMPT_BLOCK, PAD_BLOCK = -1, -2     # `block` of a packed token: the shared prompt, or padding
 
-# %% ../nbs/07_apo.ipynb #df56090d
-def pack_prompt(batch:dict) -> dict:
-    "One row per study: shared prompt, then 1+K completion blocks under a block-causal mask (see above)."
-    ids, att = batch['input_ids'], batch['attention_mask']
-    study, plen = batch['seq_study'].tolist(), batch['prompt_lengths'].tolist()
-    rows_of = defaultdict(list)
-    for n, b in enumerate(study): rows_of[b].append(n)
-    packed = []
-    for b, P in enumerate(plen):
-        prompt = ids[rows_of[b][0], :P]
-        tok, pos = [prompt[:P-1]], [torch.arange(P-1)]
-        blk, tgt = [torch.full((P-1,), PROMPT_BLOCK)], [torch.full((P-1,), IGNORE_INDEX)]
-        for n in rows_of[b]:
-            comp = ids[n, P:int(att[n].sum())]                                   # the completion's tokens
-            tok.append(torch.cat([prompt[P-1:], comp])); pos.append(torch.arange(P-1, P+len(comp)))
-            blk.append(torch.full((1+len(comp),), n)); tgt.append(torch.cat([comp, torch.tensor([IGNORE_INDEX])]))
-        packed.append([torch.cat(x) for x in (tok, pos, blk, tgt)])
+# %% ../nbs/07_apo.ipynb #4df03819
+def _pack_study(ids, att, rows, P):
+    "One study's packed row: the prompt's first P−1 tokens, then per row its block (prompt's last token ⧺ completion)."
+    prompt = ids[rows[0], :P]
+    tok, pos = [prompt[:P-1]], [torch.arange(P-1)]
+    blk, tgt = [torch.full((P-1,), PROMPT_BLOCK)], [torch.full((P-1,), IGNORE_INDEX)]
+    for n in rows:
+        comp = ids[n, P:int(att[n].sum())]                                   # the completion's tokens
+        tok.append(torch.cat([prompt[P-1:], comp])); pos.append(torch.arange(P-1, P+len(comp)))
+        blk.append(torch.full((1+len(comp),), n)); tgt.append(torch.cat([comp, torch.tensor([IGNORE_INDEX])]))
+    return [torch.cat(x) for x in (tok, pos, blk, tgt)]
+
+# %% ../nbs/07_apo.ipynb #e314e633
+def _pad_stack(packed):
+    "Stack the studies' packed (tokens, positions, blocks, targets), padded to the longest row."
     L = max(len(p[0]) for p in packed)
     pad = lambda x, v: torch.cat([x, torch.full((L - len(x),), v, dtype=x.dtype)])
     fill = (0, 0, PAD_BLOCK, IGNORE_INDEX)
-    tok, pos, blk, tgt = (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate(fill))
+    return (torch.stack([pad(p[i], v) for p in packed]) for i, v in enumerate(fill))
+
+# %% ../nbs/07_apo.ipynb #dcd63f75
+def _block_mask(blk):
+    "Block-causal mask (B, L, L) from block ids: causal, a key in the prompt or in the query's own block."
+    L = blk.shape[1]
     causal = torch.ones(L, L, dtype=torch.bool).tril()
     same = (blk[:, None, :] == PROMPT_BLOCK) | (blk[:, None, :] == blk[:, :, None])   # key in the prompt or my block
-    mask = (causal & same) | torch.eye(L, dtype=torch.bool)                   # padding sees itself (no empty rows)
-    return {'input_ids': tok, 'position_ids': pos, 'attention_mask': mask[:, None], 'shift_labels': tgt, 'block': blk}
+    return (causal & same) | torch.eye(L, dtype=torch.bool)                   # padding sees itself (no empty rows)
+
+# %% ../nbs/07_apo.ipynb #77244585
+def pack_prompt(batch:dict) -> dict:
+    "One row per study: shared prompt, then 1+K completion blocks under a block-causal mask (see above)."
+    ids, att = batch['input_ids'], batch['attention_mask']
+    rows_of = defaultdict(list)
+    for n, b in enumerate(batch['seq_study'].tolist()): rows_of[b].append(n)
+    packed = [_pack_study(ids, att, rows_of[b], P) for b, P in enumerate(batch['prompt_lengths'].tolist())]
+    tok, pos, blk, tgt = _pad_stack(packed)
+    return {'input_ids': tok, 'position_ids': pos, 'attention_mask': _block_mask(blk)[:, None], 'shift_labels': tgt,
+            'block': blk}
 
 # %% ../nbs/07_apo.ipynb #b1d50fd4
 def _attn_impl(model) -> str:
