@@ -329,17 +329,22 @@ def _own_head(core) -> bool:
     cfg, head = core.config.get_text_config(), core.get_output_embeddings()
     return not head.weight.requires_grad and all(getattr(cfg, a, None) is None for a in _SCALED_HEAD)
 
-# %% ../nbs/07_apo.ipynb #ce1f6a9e
-def _head_forward(self, *args, completion_head=False, shift_labels=None, **kwargs):
-    "The model's forward; with `completion_head`, per-token log-probs (B, L) of `shift_labels` only."
-    if not completion_head: return self._apo_trl_forward(*args, shift_labels=shift_labels, **kwargs)
-    if not _own_head(self):
-        return self._apo_trl_forward(*args, shift_labels=shift_labels, fused_lm_head=True, **kwargs)
+# %% ../nbs/07_apo.ipynb #6c4c5410
+def _completion_head(self, args, kwargs, shift_labels):
+    "Per-token log-probs (B, L) of `shift_labels` from apo_kit's own tiled head (`CompletionLogProb`), 0 elsewhere."
     hidden = self.base_model(*args, **{**kwargs, 'use_cache': False}).last_hidden_state
     head, scored = self.get_output_embeddings(), shift_labels != IGNORE_INDEX
     lp = CompletionLogProb.apply(hidden[scored], head.weight, head.bias, shift_labels[scored])
     from trl.trainer.utils import FusedCausalLMOutput       # a ModelOutput: DDP finds the tensors it must track
     return FusedCausalLMOutput(log_probs=hidden.new_zeros(scored.shape).masked_scatter(scored, lp), label_mask=scored)
+
+# %% ../nbs/07_apo.ipynb #f950ea08
+def _head_forward(self, *args, completion_head=False, shift_labels=None, **kwargs):
+    "The model's forward; with `completion_head`, per-token log-probs (B, L) of `shift_labels` only."
+    if not completion_head: return self._apo_trl_forward(*args, shift_labels=shift_labels, **kwargs)
+    if not _own_head(self):
+        return self._apo_trl_forward(*args, shift_labels=shift_labels, fused_lm_head=True, **kwargs)
+    return _completion_head(self, args, kwargs, shift_labels)
 
 # %% ../nbs/07_apo.ipynb #ba3dc80b
 def ensure_fused_lm_head(model):
@@ -370,7 +375,28 @@ def _vision_kwargs(model, batch, share_vision):
         kw['pixel_values'] = torch.cat([pv[starts[i]:starts[i] + sizes[i]] for i in per_seq])
     return kw
 
-# %% ../nbs/07_apo.ipynb #84182a99
+# %% ../nbs/07_apo.ipynb #c4ec14b5
+def _row_logps(model, batch, share_vision):
+    "Summed completion log-probs per row (N,): every row forwarded in full, its prompt included."
+    ids, cm = batch['input_ids'], batch['completion_mask']                 # (N, T)
+    kw = {'input_ids': ids, 'attention_mask': batch['attention_mask'], 'use_cache': False}
+    if 'mm_token_type_ids' in batch: kw['mm_token_type_ids'] = batch['mm_token_type_ids']
+    if 'pixel_values' in batch: kw.update(_vision_kwargs(model, batch, share_vision))
+    shift = F.pad(ids[:, 1:].masked_fill(cm[:, 1:] == 0, IGNORE_INDEX), (0, 1), value=IGNORE_INDEX)
+    out = model(**kw, shift_labels=shift, completion_head=True)        # log π(y_t | x, y_<t), 0 off-completion
+    return out.log_probs.sum(1)                                        # log π(y | x)                       (N,)
+
+# %% ../nbs/07_apo.ipynb #1c61034f
+def _by_study(seq, batch):
+    "Rows' log-probs (N,) as a (B, 1+K) table, and the consensus's mean token NLL (B,)."
+    B, C = batch['mask'].shape
+    logps = seq.new_zeros(B, C).index_put((batch['seq_study'], batch['seq_column']), seq)
+    n_tok = batch['completion_mask'].sum(1).clamp(min=1)
+    chosen = batch['seq_column'] == 0
+    nll = seq.new_zeros(B).index_put((batch['seq_study'][chosen],), -seq[chosen] / n_tok[chosen])
+    return logps, nll
+
+# %% ../nbs/07_apo.ipynb #bafb55a5
 def completion_logps(model,                    # a causal LM or VLM (PEFT / DDP wrapped is fine)
                      batch:dict,               # from `APOCollator`
                      share_vision:bool=True,   # VLM: run the vision tower once per study and share its features
@@ -379,21 +405,9 @@ def completion_logps(model,                    # a causal LM or VLM (PEFT / DDP 
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     "Summed completion log-probs (B, 1+K), one forward over all rows; and the consensus's mean token NLL (B,)."
     ensure_fused_lm_head(model)
-    ids, cm = batch['input_ids'], batch['completion_mask']                 # (N, T)
     if share_prompt: seq = _shared_prompt_logps(model, batch, attention)
-    else:
-        kw = {'input_ids': ids, 'attention_mask': batch['attention_mask'], 'use_cache': False}
-        if 'mm_token_type_ids' in batch: kw['mm_token_type_ids'] = batch['mm_token_type_ids']
-        if 'pixel_values' in batch: kw.update(_vision_kwargs(model, batch, share_vision))
-        shift = F.pad(ids[:, 1:].masked_fill(cm[:, 1:] == 0, IGNORE_INDEX), (0, 1), value=IGNORE_INDEX)
-        out = model(**kw, shift_labels=shift, completion_head=True)        # log π(y_t | x, y_<t), 0 off-completion
-        seq = out.log_probs.sum(1)                                         # log π(y | x)                       (N,)
-    B, C = batch['mask'].shape
-    logps = seq.new_zeros(B, C).index_put((batch['seq_study'], batch['seq_column']), seq)
-    n_tok = cm.sum(1).clamp(min=1)
-    chosen = batch['seq_column'] == 0
-    nll = seq.new_zeros(B).index_put((batch['seq_study'][chosen],), -seq[chosen] / n_tok[chosen])
-    return logps, nll
+    else: seq = _row_logps(model, batch, share_vision)
+    return _by_study(seq, batch)
 
 # %% ../nbs/07_apo.ipynb #1880ceda
 PROMPT_BLOCK, PAD_BLOCK = -1, -2     # `block` of a packed token: the shared prompt, or padding
@@ -454,14 +468,20 @@ def _sum_blocks(tok_logps, pk, n_rows):
     blk, scored = pk['block'].to(tok_logps.device), pk['shift_labels'].to(tok_logps.device) != IGNORE_INDEX
     return tok_logps.new_zeros(n_rows).index_add(0, blk[scored], tok_logps[scored])
 
-# %% ../nbs/07_apo.ipynb #e6579542
-def _packed_logps(model, batch):
-    "Summed completion log-probs per row (N,), one packed row per study under its dense block-causal mask."
-    pk, core, impl, dev = pack_prompt(batch), _core(model), _attn_impl(model), batch['input_ids'].device
+# %% ../nbs/07_apo.ipynb #13384f27
+def _dense_mask(pk, impl, core, dev):
+    "The packed rows' block-causal mask as the attention implementation `impl` takes it (bool, or additive for eager)."
     if impl not in ('sdpa', 'apo_sdpa', 'eager'):
         raise NotImplementedError(f"share_prompt needs 'sdpa' or 'eager' attention, not {impl!r}")
     mask = pk['attention_mask'].to(dev)
     if impl == 'eager': mask = torch.where(mask, 0.0, torch.finfo(core.dtype).min).to(core.dtype)
+    return mask
+
+# %% ../nbs/07_apo.ipynb #9ecfdefb
+def _packed_logps(model, batch):
+    "Summed completion log-probs per row (N,), one packed row per study under its dense block-causal mask."
+    pk, core, impl, dev = pack_prompt(batch), _core(model), _attn_impl(model), batch['input_ids'].device
+    mask = _dense_mask(pk, impl, core, dev)
     out = model(input_ids=pk['input_ids'].to(dev), attention_mask=mask, position_ids=pk['position_ids'].to(dev),
                 shift_labels=pk['shift_labels'].to(dev), completion_head=True, use_cache=False)
     return _sum_blocks(out.log_probs, pk, len(batch['seq_study']))
@@ -516,12 +536,18 @@ def _apo_sdpa(module, q, k, v, attention_mask, *args, apo_layout=None, **kwargs)
     if apo_layout is None: return sdpa_attention_forward(module, q, k, v, attention_mask, *args, **kwargs)
     return prefix_block_attention(module, q, k, v, attention_mask, *args, apo_layout=apo_layout, **kwargs)
 
-# %% ../nbs/07_apo.ipynb #4abe4db9
-def ensure_block_attention(model):
-    "Switch `model`'s language model from `sdpa` to `apo_sdpa` (sdpa, or `prefix_block_attention` when laid out)."
+# %% ../nbs/07_apo.ipynb #7438b3cb
+def _register_apo_sdpa():
+    "Register `apo_sdpa` (attention and its mask) with transformers' attention interfaces."
     from transformers import AttentionInterface, AttentionMaskInterface
     from transformers.masking_utils import sdpa_mask
-    AttentionInterface.register('apo_sdpa', _apo_sdpa); AttentionMaskInterface.register('apo_sdpa', sdpa_mask)
+    AttentionInterface.register('apo_sdpa', _apo_sdpa)
+    AttentionMaskInterface.register('apo_sdpa', sdpa_mask)
+
+# %% ../nbs/07_apo.ipynb #cdadc85d
+def ensure_block_attention(model):
+    "Switch `model`'s language model from `sdpa` to `apo_sdpa` (sdpa, or `prefix_block_attention` when laid out)."
+    _register_apo_sdpa()
     cfg = _core(model).config.get_text_config()
     if cfg._attn_implementation not in ('sdpa', 'apo_sdpa'):
         raise NotImplementedError(f"block attention needs 'sdpa' attention, not {cfg._attn_implementation!r}")
