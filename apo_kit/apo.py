@@ -182,7 +182,15 @@ class APOCollator:
     @property
     def vlm(self): return getattr(self.processor, 'image_processor', None) is not None
 
-# %% ../nbs/07_apo.ipynb #2093578d
+# %% ../nbs/07_apo.ipynb #64c874f7
+@patch
+def _encode_vlm_prompt(self:APOCollator, rec, text:str) -> dict:
+    "A VLM prompt's token ids with its images' pixel values, grids and token types."
+    enc = self.processor(text=[text], images=open_images(rec['images'], self.max_image_side), return_tensors='pt')
+    return {'prompt_ids': enc['input_ids'][0].tolist(), 'pixel_values': enc['pixel_values'],
+            'image_grid_thw': enc['image_grid_thw'], 'mm_token_type_ids': enc['mm_token_type_ids'][0].tolist()}
+
+# %% ../nbs/07_apo.ipynb #af3c5cb2
 @patch
 def encode_prompt(self:APOCollator, rec) -> dict:
     "The prompt's token ids (and, for a VLM, its images' pixel values): computed once per study."
@@ -190,21 +198,21 @@ def encode_prompt(self:APOCollator, rec) -> dict:
     msgs = user_messages(rec['prompt'], n_img)
     text = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
     if not n_img: return {'prompt_ids': self.tokenizer(text, add_special_tokens=False)['input_ids']}
-    enc = self.processor(text=[text], images=open_images(rec['images'], self.max_image_side), return_tensors='pt')
-    return {'prompt_ids': enc['input_ids'][0].tolist(), 'pixel_values': enc['pixel_values'],
-            'image_grid_thw': enc['image_grid_thw'], 'mm_token_type_ids': enc['mm_token_type_ids'][0].tolist()}
+    return self._encode_vlm_prompt(rec, text)
 
-# %% ../nbs/07_apo.ipynb #b5255c2d
+# %% ../nbs/07_apo.ipynb #c45d9917
+def _assistant_suffix(tok, msgs:list[dict], prompt:str, text:str) -> str|None:
+    "What the chat template writes after `prompt` when `text` answers `msgs`; None if the prompt is not its prefix."
+    full = tok.apply_chat_template(msgs + [{'role': 'assistant', 'content': text}], tokenize=False)
+    return full[len(prompt):] if full.startswith(prompt) else None
+
+# %% ../nbs/07_apo.ipynb #ee51fc0f
 @patch
 def completion_texts(self:APOCollator, rec) -> list[str]:
     "What the chat template writes after the prompt for each answer: the assistant turn, end-of-turn included."
     msgs, tok = user_messages(rec['prompt'], len(rec['images']) if self.vlm else 0), self.tokenizer
     prompt = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-    out = []
-    for text in [rec['chosen'], *rec['rejected']]:
-        full = tok.apply_chat_template(msgs + [{'role': 'assistant', 'content': text}], tokenize=False)
-        out.append(full[len(prompt):] if full.startswith(prompt) else None)   # None: not prefix-stable
-    return out
+    return [_assistant_suffix(tok, msgs, prompt, t) for t in [rec['chosen'], *rec['rejected']]]   # None: unstable
 
 # %% ../nbs/07_apo.ipynb #bcfad11e
 @patch
@@ -346,16 +354,20 @@ def _head_forward(self, *args, completion_head=False, shift_labels=None, **kwarg
         return self._apo_trl_forward(*args, shift_labels=shift_labels, fused_lm_head=True, **kwargs)
     return _completion_head(self, args, kwargs, shift_labels)
 
-# %% ../nbs/07_apo.ipynb #ba3dc80b
+# %% ../nbs/07_apo.ipynb #498d67fd
+def _add_completion_head(core):
+    "Add TRL's fused LM head to `core` and route its forward through `_head_forward`."
+    from trl.trainer.utils import add_fused_lm_head
+    add_fused_lm_head(core)
+    core._apo_trl_forward, core._apo_fused_lm_head = core.forward, True
+    def forward(self, *args, **kwargs): return _head_forward(self, *args, **kwargs)
+    core.forward = MethodType(functools.wraps(type(core).forward)(forward), core)   # generate checks the signature
+
+# %% ../nbs/07_apo.ipynb #0ef515c1
 def ensure_fused_lm_head(model):
     "Give `model` the completion head (`_head_forward`) over TRL's fused LM head, once."
-    from trl.trainer.utils import add_fused_lm_head
     core = _core(model)
-    if not getattr(core, '_apo_fused_lm_head', False):
-        add_fused_lm_head(core)
-        core._apo_trl_forward, core._apo_fused_lm_head = core.forward, True
-        def forward(self, *args, **kwargs): return _head_forward(self, *args, **kwargs)
-        core.forward = MethodType(functools.wraps(type(core).forward)(forward), core)   # generate checks the signature
+    if not getattr(core, '_apo_fused_lm_head', False): _add_completion_head(core)
     return model
 
 # %% ../nbs/07_apo.ipynb #e7956205
@@ -780,18 +792,22 @@ def _record(self:APOTrainer, m, inputs, logps, nll):
         for u, t in enumerate(names):
             if mask[b, u + 1]: add(f"rewards/{t}", r[b, u + 1])
 
-# %% ../nbs/07_apo.ipynb #b811342c
+# %% ../nbs/07_apo.ipynb #fdbdb890
+def _gather_sums(S:dict, N:dict) -> tuple[dict, dict]:
+    "Metric sums and counts added up over all processes."
+    from accelerate.utils import gather_object
+    S2, N2 = defaultdict(float), defaultdict(int)
+    for s, n in gather_object([(S, N)]):
+        for k in s: S2[k] += s[k]; N2[k] += n[k]
+    return S2, N2
+
+# %% ../nbs/07_apo.ipynb #3f19bdef
 @patch
 def log(self:APOTrainer, logs:dict, start_time=None):
     "Add APO's metrics (averaged since the last log, over all processes) to Trainer's logs."
-    from accelerate.utils import gather_object
     mode = 'train' if self.model.training else 'eval'
     S, N = dict(self._sums[mode]), dict(self._counts[mode])
-    if self.accelerator.num_processes > 1:
-        S2, N2 = defaultdict(float), defaultdict(int)
-        for s, n in gather_object([(S, N)]):
-            for k in s: S2[k] += s[k]; N2[k] += n[k]
-        S, N = S2, N2
+    if self.accelerator.num_processes > 1: S, N = _gather_sums(S, N)
     pre = 'eval_' if mode == 'eval' else ''
     logs.update({f"{pre}{k}": S[k] / N[k] for k in S if N[k]})
     self._sums[mode].clear(); self._counts[mode].clear()
@@ -816,23 +832,31 @@ def hardest_columns(rewards:torch.Tensor,  # (B, 1+K) current implicit rewards, 
     return torch.cat([torch.zeros_like(top[:, :1]), top], 1)
 
 
-# %% ../nbs/07_apo.ipynb #8114a6c4
-def keep_columns(batch:dict, cols:torch.Tensor) -> dict:
-    "The collated batch with only columns `cols` (B, 1+m) of each study, renumbered 0..m."
+# %% ../nbs/07_apo.ipynb #d584228e
+def _new_columns(batch:dict, cols:torch.Tensor) -> torch.Tensor:
+    "Each row's column after keeping columns `cols` (B, 1+m) of each study: 0..m, or −1 where dropped (N,)."
     B, C = batch['mask'].shape
     j = torch.arange(cols.shape[1], device=cols.device).expand(B, -1)
     new = torch.full((B, C), -1, device=cols.device).scatter(1, cols, j)
-    col = new[batch['seq_study'], batch['seq_column']]                  # new column of each row, −1 = dropped
+    return new[batch['seq_study'], batch['seq_column']]
+
+# %% ../nbs/07_apo.ipynb #a6e71bad
+def _kept_teachers(teachers:list[list[str]], cols:torch.Tensor) -> list[list[str|None]]:
+    "The teachers of the kept columns `cols` (column c ≥ 1 is teacher c−1; None past a study's teachers)."
+    names = zip(teachers, cols.tolist())
+    return [[t[c - 1] if c - 1 < len(t) else None for c in cs[1:]] for t, cs in names]
+
+# %% ../nbs/07_apo.ipynb #83c5efaf
+def keep_columns(batch:dict, cols:torch.Tensor) -> dict:
+    "The collated batch with only columns `cols` (B, 1+m) of each study, renumbered 0..m."
+    col = _new_columns(batch, cols)                                     # new column of each row, −1 = dropped
     keep, out = col >= 0, dict(batch)
     for k in ('input_ids', 'attention_mask', 'completion_mask', 'truncated', 'seq_study', 'mm_token_type_ids'):
         if k in batch: out[k] = batch[k][keep]
     out['seq_column'], out['mask'] = col[keep], batch['mask'].gather(1, cols)
     if 'ref_logps' in batch: out['ref_logps'] = batch['ref_logps'].gather(1, cols)
-    if 'teachers' in batch:
-        names = zip(batch['teachers'], cols.tolist())
-        out['teachers'] = [[t[c - 1] if c - 1 < len(t) else None for c in cs[1:]] for t, cs in names]
+    if 'teachers' in batch: out['teachers'] = _kept_teachers(batch['teachers'], cols)
     return out
-
 
 # %% ../nbs/07_apo.ipynb #144f9c50
 @patch
