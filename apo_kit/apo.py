@@ -129,6 +129,13 @@ def stand_in_records(studies, vlm:bool=False, chosen_teacher:int|str=0) -> list[
                     'meta': {'stand_in': f"chosen = teacher {t.teacher}'s trajectory, not a consensus"}})
     return out
 
+# %% ../nbs/07_apo.ipynb #6193c3c3
+def _warn_left_out(n_rows:int, missing:int, dropped:Counter):
+    "Warn how many studies `preference_records` left out: no consensus, or flagged by the gate (per flag)."
+    n = dropped.pop('records', 0)
+    warnings.warn(f"preference_records: {n_rows} records; {missing} studies have no consensus; {n} dropped by "
+                  f"the gate {dict(dropped)}")
+
 # %% ../nbs/07_apo.ipynb #4d76e9b9
 def preference_records(studies:Iterable[Study],   # the studies the consensus was written for
                        consensus,                 # a consensus file, its records, or {study_id: text}
@@ -146,10 +153,7 @@ def preference_records(studies:Iterable[Study],   # the studies the consensus wa
         else:
             imgs = r.get('generation', {}).get('vlm', False) if with_images is None else with_images
             rows.append(preference_record(s, r['consensus'], imgs))
-    if missing or dropped:
-        n = dropped.pop('records', 0)
-        warnings.warn(f"preference_records: {len(rows)} records; {missing} studies have no consensus; {n} dropped by "
-                      f"the gate {dict(dropped)}")
+    if missing or dropped: _warn_left_out(len(rows), missing, dropped)
     return Dataset.from_dict({k: [r[k] for r in rows] for k in PREFERENCE_FIELDS}, features=PREFERENCE_FEATURES)
 
 # %% ../nbs/07_apo.ipynb #2cafc369
@@ -370,21 +374,31 @@ def ensure_fused_lm_head(model):
     if not getattr(core, '_apo_fused_lm_head', False): _add_completion_head(core)
     return model
 
-# %% ../nbs/07_apo.ipynb #e7956205
+# %% ../nbs/07_apo.ipynb #1d30a53c
+def _image_rows(batch:dict) -> list[int]:
+    "The index of every image each row sees: its study's images in order, row after row."
+    n_img = batch['images_per_study'].tolist()
+    first = [sum(n_img[:b]) for b in range(len(n_img))]
+    img_rows = [list(range(first[b], first[b] + n_img[b])) for b in range(len(n_img))]   # images of each study
+    return [i for s in batch['seq_study'].tolist() for i in img_rows[s]]                # images of each row
+
+# %% ../nbs/07_apo.ipynb #749a4728
+def _repeated_pixels(pv, grid, per_seq:list[int]) -> torch.Tensor:
+    "Pixel values of the images `per_seq`, repeated as listed (image i holds `grid[i].prod()` rows of `pv`)."
+    sizes = grid.prod(-1).tolist()
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    return torch.cat([pv[starts[i]:starts[i] + sizes[i]] for i in per_seq])
+
+# %% ../nbs/07_apo.ipynb #e5a34310
 def _vision_kwargs(model, batch, share_vision):
     "Model kwargs that give every row its study's images: shared features, or repeated pixel values."
     from transformers.modeling_outputs import BaseModelOutputWithPooling
-    n_img, grid, pv = batch['images_per_study'].tolist(), batch['image_grid_thw'], batch['pixel_values']
-    first = [sum(n_img[:b]) for b in range(len(n_img))]
-    img_rows = [list(range(first[b], first[b] + n_img[b])) for b in range(len(n_img))]   # images of each study
-    per_seq = [i for s in batch['seq_study'].tolist() for i in img_rows[s]]                # images of each row
+    grid, pv, per_seq = batch['image_grid_thw'], batch['pixel_values'], _image_rows(batch)
     kw = {'image_grid_thw': grid[per_seq]}
     if share_vision:                                    # the vision tower once per study, its features reused per row
         feats = _core(model).get_image_features(pv, grid, return_dict=True).pooler_output    # one tensor per image
         kw['mm_encoder_outputs'] = {'image': BaseModelOutputWithPooling(pooler_output=tuple(feats[i] for i in per_seq))}
-    else:                                               # TRL's way: the same pixels once per row
-        sizes = grid.prod(-1).tolist(); starts = [sum(sizes[:i]) for i in range(len(sizes))]
-        kw['pixel_values'] = torch.cat([pv[starts[i]:starts[i] + sizes[i]] for i in per_seq])
+    else: kw['pixel_values'] = _repeated_pixels(pv, grid, per_seq)    # TRL's way: the same pixels once per row
     return kw
 
 # %% ../nbs/07_apo.ipynb #c4ec14b5
