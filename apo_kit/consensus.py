@@ -560,11 +560,14 @@ def synthesize(student:tuple,                         # (model, processor), e.g.
                           vlm, before_generate, progress, desc='consensus')
 
 # %% ../nbs/06_consensus.ipynb #813b58ec
-def consensus_by_study(consensus) -> dict:
-    "{study_id: consensus record} from a consensus file, its records, or {study_id: text} (texts get no flags)."
+def consensus_by_study(consensus,            # a consensus file, its records, or {study_id: text}
+                       texts_passed:bool=True, # a bare text counts as passed the gate (flags []); False: unknown (None)
+                      ) -> dict:
+    "{study_id: consensus record} from a consensus file, its records, or {study_id: text}."
     if isinstance(consensus, (str, Path)): consensus = read_consensus(consensus)
     if isinstance(consensus, dict):
-        return {k: (v if isinstance(v, dict) else dict(consensus=v, flags=[])) for k, v in consensus.items()}
+        bare = lambda v: dict(consensus=v, flags=[] if texts_passed else None)
+        return {k: (v if isinstance(v, dict) else bare(v)) for k, v in consensus.items()}
     return {r['study_id']: r for r in consensus}
 
 # %% ../nbs/06_consensus.ipynb #c2507cb3

@@ -292,15 +292,6 @@ def _stand_in(study:Study) -> int:
     usable = [i for i, t in enumerate(study.trajectories) if not trajectory_flags(t.text)] or range(len(fs))
     return min(usable, key=cost)
 
-# %% ../nbs/09_widgets.ipynb #2f7ef171
-def _consensus_lookup(consensus) -> dict:
-    "{study_id: {'consensus': text, 'flags': [...]}} from a consensus file, its records, or {study_id: text}."
-    from apo_kit.consensus import read_consensus
-    if isinstance(consensus, (str, Path)): consensus = read_consensus(consensus)
-    if isinstance(consensus, dict):
-        return {k: v if isinstance(v, dict) else dict(consensus=v) for k, v in consensus.items()}
-    return {r['study_id']: r for r in consensus}
-
 # %% ../nbs/09_widgets.ipynb #c5fce6c3
 def _consensus_fields(study:Study, cons:dict|None) -> tuple[dict, list]|None:
     "A study's consensus fields (chosen, stand_in, flags) and the trajectories compared with it; None: no consensus."
@@ -317,7 +308,8 @@ def inspection_records(studies,             # Study objects
                        consensus=None,      # a consensus file, its records, or {study_id: text}; None: stand-ins
                       ) -> list[dict]:
     "One record per study with a consensus: the preference fields plus flags, context, labels (gate failures kept)."
-    cons, out = (None if consensus is None else _consensus_lookup(consensus)), []
+    from apo_kit.consensus import consensus_by_study
+    cons, out = (None if consensus is None else consensus_by_study(consensus, texts_passed=False)), []
     for s in studies:
         if (got := _consensus_fields(s, cons)) is None: continue
         fields, rest = got
