@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_apo.ipynb #5689f4d4
 from __future__ import annotations
-import contextlib, copy, functools, math, os, warnings
+import contextlib, copy, functools, math, os, warnings, weakref
 from types import MethodType
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -26,8 +26,9 @@ from .consensus import read_consensus, consensus_by_study
 __all__ = ['PREFERENCE_FEATURES', 'PREFERENCE_FIELDS', 'HEAD_CHUNK', 'IGNORE_INDEX', 'PROMPT_BLOCK', 'PAD_BLOCK', 'apo_loss',
            'check_record', 'preference_record', 'stand_in_records', 'preference_records', 'open_images', 'APOCollator',
            'CompletionLogProb', 'ensure_fused_lm_head', 'completion_logps', 'pack_prompt', 'block_layout',
-           'prefix_block_attention', 'ensure_block_attention', 'DropoutLoRAA', 'DropoutLinear', 'fuse_lora_dropout',
-           'APOConfig', 'APOTrainer', 'hardest_columns', 'keep_columns', 'APOSettings', 'train_apo']
+           'prefix_block_attention', 'ensure_block_attention', 'DropoutLoRAA', 'dropped_positions', 'DropoutLinear',
+           'fuse_lora_dropout', 'ActivationArena', 'APOConfig', 'APOTrainer', 'hardest_columns', 'keep_columns',
+           'APOSettings', 'train_apo']
 
 # %% ../nbs/07_apo.ipynb #9d1b8a3d
 def apo_loss(policy_logps:torch.Tensor,          # (B, 1+K) summed completion log-probs under π_θ, column 0 = consensus
@@ -621,21 +622,42 @@ def _shared_prompt_logps(model, batch, attention=None):
     return _packed_logps(model, batch)
 
 # %% ../nbs/07_apo.ipynb #7420256e
+def _dropped_copy(x:torch.Tensor, dropped:torch.Tensor) -> torch.Tensor:
+    "A contiguous copy of x with the elements at the flat positions `dropped` set to 0."
+    xm = x.clone(memory_format=torch.contiguous_format)
+    xm.view(-1).index_fill_(0, dropped, 0)
+    return xm
+
 class DropoutLoRAA(torch.autograd.Function):
-    "dropout(x) Aᵀ keeping x and a bool mask for the backward, not the dropped copy of x."
+    "dropout(x) Aᵀ keeping x and the flat positions of its dropped elements, not the dropped copy of x."
     @staticmethod
-    def forward(ctx, x, weight, dropped, scale):    # (..., in), (r, in), bool like x, 1/(1 − p)
-        ctx.save_for_backward(x, weight, dropped)
+    def forward(ctx, x, weight, dropped, scale):    # (..., in), (r, in), (D,) int64 positions into x, 1/(1 − p)
+        ctx.save_for_backward(x, weight, dropped.int() if x.numel() < 2**31 else dropped)
         ctx.scale = scale
-        return (x.masked_fill(dropped, 0) @ weight.t()).mul_(scale)
+        return (_dropped_copy(x, dropped) @ weight.t()).mul_(scale)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight, dropped = ctx.saved_tensors
-        g = grad * ctx.scale
-        gx = (g @ weight).masked_fill_(dropped, 0) if ctx.needs_input_grad[0] else None
-        gw = g.flatten(0, -2).t() @ x.masked_fill(dropped, 0).flatten(0, -2) if ctx.needs_input_grad[1] else None
+        g, dropped = grad * ctx.scale, dropped.long()
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = g @ weight
+            gx.view(-1).index_fill_(0, dropped, 0)
+        if ctx.needs_input_grad[1]:
+            gw = g.flatten(0, -2).t() @ _dropped_copy(x, dropped).flatten(0, -2)
         return gx, gw, None, None
+
+# %% ../nbs/07_apo.ipynb #c6e50cc2
+def dropped_positions(n:int,      # elements
+                      p:float,    # probability that each is dropped, independently
+                     ) -> torch.Tensor:
+    "Sorted positions in [0, n) of a Bernoulli(p) drop of each element, drawn as geometric gaps (≈ p·n numbers)."
+    m = int(n * p + 8 * math.sqrt(n * p) + 16)                         # enough gaps but about once in 10¹⁵
+    ends = torch.empty(m, dtype=torch.float64).geometric_(p).cumsum_(0)   # trials up to each drop: 1-based
+    while ends[-1] < n:                                                 # not enough: draw more
+        ends = torch.cat([ends, ends[-1] + torch.empty(m, dtype=torch.float64).geometric_(p).cumsum_(0)])
+    return ends[ends <= n].long() - 1
 
 # %% ../nbs/07_apo.ipynb #41efff61
 class DropoutLinear(torch.nn.Linear):
@@ -643,7 +665,7 @@ class DropoutLinear(torch.nn.Linear):
     p: float = 0.0
     def forward(self, x):
         if not self.training or not self.p: return super().forward(x)
-        return DropoutLoRAA.apply(x, self.weight, torch.rand_like(x) < self.p, 1 / (1 - self.p))
+        return DropoutLoRAA.apply(x, self.weight, dropped_positions(x.numel(), self.p), 1 / (1 - self.p))
 
 # %% ../nbs/07_apo.ipynb #81287b1d
 def fuse_lora_dropout(model) -> int:
@@ -654,10 +676,67 @@ def fuse_lora_dropout(model) -> int:
         for a in list(drops.keys()):
             d = drops[a]
             A = As[a] if a in As else None
-            if type(d) is torch.nn.Dropout and type(A) is torch.nn.Linear and a not in getattr(m, 'lora_variant', {}):
+            plain = type(d) is torch.nn.Dropout and type(A) is torch.nn.Linear and A.bias is None
+            if plain and a not in getattr(m, 'lora_variant', {}):
                 A.__class__, A.p, drops[a] = DropoutLinear, d.p, torch.nn.Identity()
                 n += 1
     return n
+
+# %% ../nbs/07_apo.ipynb #27c1c0f3
+class ActivationArena:
+    "One training step's saved activations copied into slabs reused every step, out of the C heap (CPU)."
+    def __init__(self, slab_bytes:int=64 << 20,  # bytes per slab (a larger tensor gets a slab of its own size)
+                 min_bytes:int=1 << 16):          # smaller saved tensors stay where they are
+        self.slab_bytes, self.min_bytes, self.slabs, self.step = slab_bytes, min_bytes, [], 0
+        self._keep, self._memo, self._slab, self._off = set(), {}, 0, 0
+
+    @property
+    def nbytes(self) -> int: return sum(len(s) for s in self.slabs)
+
+# %% ../nbs/07_apo.ipynb #f8994b05
+@patch
+def _alloc(self:ActivationArena, n:int) -> torch.Tensor:
+    "n bytes from the slabs, in order, at a multiple of 64; a new slab when no slab is left that holds them."
+    step = -(-n // 64) * 64
+    while self._slab < len(self.slabs) and self._off + n > len(self.slabs[self._slab]):
+        self._slab, self._off = self._slab + 1, 0
+    if self._slab == len(self.slabs): self.slabs.append(torch.empty(max(n, self.slab_bytes), dtype=torch.uint8))
+    start, self._off = self._off, self._off + step
+    return self.slabs[self._slab][start:start + n]
+
+# %% ../nbs/07_apo.ipynb #79e1c734
+@patch
+def pack(self:ActivationArena, t:torch.Tensor):
+    "A saved tensor → (step, its copy in the arena); small, parameters' and non-CPU tensors pass unchanged."
+    nb, store = t.numel() * t.element_size(), t.untyped_storage()
+    if nb < self.min_bytes or t.device.type != 'cpu' or store.data_ptr() in self._keep: return t
+    key = (store.data_ptr(), t.storage_offset(), t.shape, t.stride(), t.dtype, t._version)
+    hit = self._memo.get(key)
+    if hit is not None and hit[0]() is not None: return hit[1]              # saved before by another operation
+    packed = (self.step, self._alloc(nb).view(t.dtype).view(t.shape).copy_(t))
+    self._memo[key] = (weakref.ref(t), packed)
+    return packed
+
+# %% ../nbs/07_apo.ipynb #f2490ede
+@patch
+def unpack(self:ActivationArena, packed) -> torch.Tensor:
+    "The saved tensor back; refuses one whose slab space a later step has reused."
+    if not isinstance(packed, tuple): return packed
+    step, t = packed
+    if step != self.step:
+        raise RuntimeError(f"a saved activation of step {step} was overwritten by step {self.step}: run the backward "
+                           "before the next forward, or train with APOConfig(activation_arena=False)")
+    return t
+
+# %% ../nbs/07_apo.ipynb #a6d3ac5f
+@patch
+@contextlib.contextmanager
+def saving(self:ActivationArena, model:torch.nn.Module|None=None):
+    "Within: a new step, whose saved tensors go to the arena (`model`'s parameters stay where they are)."
+    self.step, self._memo, self._slab, self._off = self.step + 1, {}, 0, 0
+    self._keep = {p.untyped_storage().data_ptr() for p in model.parameters()} if model is not None else set()
+    with torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack): yield self
+    self._memo = {}
 
 # %% ../nbs/07_apo.ipynb #86d1dec5
 from transformers import Trainer, TrainingArguments
@@ -678,6 +757,7 @@ class APOConfig(TrainingArguments):
     attention: str|None = None               # with share_prompt: 'blocks' or 'dense' (the reference); None: best
     hardest_teachers: int|None = None        # train on the m teachers of highest reward only (see below)
     fused_lora_dropout: bool = True          # the fresh LoRA's dropout inside its A (`fuse_lora_dropout`): less memory
+    activation_arena: bool|None = None       # saved activations in reused slabs (`ActivationArena`); None: on the CPU
     learning_rate: float = 5e-7              # the authors' APO learning rate
     num_train_epochs: float = 1.0            # the authors: 1 epoch
     per_device_train_batch_size: int = 2     # studies per device and step (the authors: 2)
@@ -775,6 +855,23 @@ def _teacher_logw(self:APOTrainer, batch, B, C, device):
         for u, t in enumerate(names): w[b, u] = float(self.args.teacher_weights.get(t, 1.0))
     return w.log().to(device)
 
+# %% ../nbs/07_apo.ipynb #84eb035c
+@patch
+def _saving(self:APOTrainer, model):
+    "A training forward's saved activations into the trainer's `ActivationArena` (on the CPU by default)."
+    on = self.args.activation_arena
+    if on is None: on = self.args.device.type == 'cpu'
+    if not (on and model.training and torch.is_grad_enabled()): return contextlib.nullcontext()
+    if getattr(self, '_arena', None) is None: self._arena = ActivationArena()
+    return self._arena.saving(model)
+
+# %% ../nbs/07_apo.ipynb #3339c5f1
+@patch
+def train(self:APOTrainer, *args, **kwargs):
+    "`Trainer.train`; the activation arena's slabs are let go when it ends."
+    try: return Trainer.train(self, *args, **kwargs)
+    finally: self._arena = None
+
 # %% ../nbs/07_apo.ipynb #f5d7e57c
 @patch
 def compute_loss(self:APOTrainer, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -782,7 +879,7 @@ def compute_loss(self:APOTrainer, model, inputs, return_outputs=False, num_items
     ref = inputs['ref_logps'] if 'ref_logps' in inputs else self.ref_logps(inputs)
     if self.args.hardest_teachers and model.training:                       # large K: the m hardest teachers only
         inputs = self._keep_hardest(model, {**inputs, 'ref_logps': ref}); ref = inputs['ref_logps']
-    logps, nll = _policy_logps(self, model, inputs)                       # (B, 1+K), (B,)
+    with self._saving(model): logps, nll = _policy_logps(self, model, inputs)   # (B, 1+K), (B,)
     B, C = logps.shape
     loss, m = apo_loss(logps, ref.to(logps.dtype), self.args.beta, self.args.loss_type,
                        _teacher_logw(self, inputs, B, C, logps.device), inputs['mask'], nll,
