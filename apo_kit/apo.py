@@ -757,7 +757,7 @@ class APOConfig(TrainingArguments):
     attention: str|None = None               # with share_prompt: 'blocks' or 'dense' (the reference); None: best
     hardest_teachers: int|None = None        # train on the m teachers of highest reward only (see below)
     fused_lora_dropout: bool = True          # the fresh LoRA's dropout inside its A (`fuse_lora_dropout`): less memory
-    activation_arena: bool|None = None       # saved activations in reused slabs (`ActivationArena`); None: on the CPU
+    activation_arena: bool = False           # saved activations in slabs reused every step (`ActivationArena`, CPU)
     learning_rate: float = 5e-7              # the authors' APO learning rate
     num_train_epochs: float = 1.0            # the authors: 1 epoch
     per_device_train_batch_size: int = 2     # studies per device and step (the authors: 2)
@@ -858,10 +858,8 @@ def _teacher_logw(self:APOTrainer, batch, B, C, device):
 # %% ../nbs/07_apo.ipynb #84eb035c
 @patch
 def _saving(self:APOTrainer, model):
-    "A training forward's saved activations into the trainer's `ActivationArena` (on the CPU by default)."
-    on = self.args.activation_arena
-    if on is None: on = self.args.device.type == 'cpu'
-    if not (on and model.training and torch.is_grad_enabled()): return contextlib.nullcontext()
+    "With `activation_arena`, a training forward's saved activations go to the trainer's `ActivationArena`."
+    if not (self.args.activation_arena and model.training and torch.is_grad_enabled()): return contextlib.nullcontext()
     if getattr(self, '_arena', None) is None: self._arena = ActivationArena()
     return self._arena.saving(model)
 

@@ -4,12 +4,13 @@
 
 # %% ../nbs/11_cli.ipynb #0b9214cb
 from __future__ import annotations
-import sys, importlib
+import os, sys, importlib
 from pathlib import Path
 from fastcore.script import anno_parser
+from fastcore.imports import IN_NOTEBOOK
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main', 'demo_cmd']
+__all__ = ['COMMANDS', 'LEAN_MALLOC', 'usage', 'main', 'demo_cmd', 'console']
 
 # %% ../nbs/11_cli.ipynb #dffb75d8
 COMMANDS = {
@@ -111,3 +112,22 @@ def demo_cmd(data:str|None=None,       # studies to run the method on (default: 
     try: run_pipeline(cfg, console=sys.stdout)
     except GateError as e: return _fail(e)
     return 0
+
+# %% ../nbs/11_cli.ipynb #407b917b
+LEAN_MALLOC = 'glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0'   # GLIBC_TUNABLES for training on the CPU
+
+def _lean_malloc_argv(env=None) -> list[str]|None:
+    "The command to run again under `LEAN_MALLOC`; None when not on Linux or the allocator was chosen already."
+    env = os.environ if env is None else env
+    if sys.platform != 'linux' or 'GLIBC_TUNABLES' in env or env.get('APO_KIT_MALLOC') == 'default': return None
+    return [sys.executable, '-m', 'apo_kit.cli', *sys.argv[1:]]
+
+# %% ../nbs/11_cli.ipynb #3f38f3ad
+def console():
+    "The `apo-kit` console script: `main`, in a process whose C heap stays compact (`LEAN_MALLOC`, Linux)."
+    if (cmd := _lean_malloc_argv()) is not None:
+        os.execve(sys.executable, cmd, {**os.environ, 'GLIBC_TUNABLES': LEAN_MALLOC})
+    sys.exit(main())
+
+# %% ../nbs/11_cli.ipynb #7c62738c
+if __name__ == '__main__' and not IN_NOTEBOOK: sys.exit(main())     # `python -m apo_kit.cli`, as `console` starts it

@@ -12,6 +12,7 @@ Variants, each run in its own subprocess (so peak memory, ru_maxrss, is per vari
   apo_prefix   share_prompt=True, attention='blocks' (APOTrainer's default, text and VLM): the prompt (images too)
                once per study, each completion attending to its prompt and itself only
   apo_ckpt     apo_prefix with gradient (activation) checkpointing; apo_ckptN: every N-th decoder layer only
+  apo_arena    apo_prefix with activation_arena=True: saved activations copied into slabs reused every step
   trl          DPOTrainer, 7 pairs per step, given the same advantages: reference precomputed (text; TRL refuses it
                for images), no gradient checkpointing
   trl_default  DPOTrainer with TRL's own defaults, as the released recipe runs: reference on the fly with the
@@ -24,6 +25,8 @@ one thread this equals studies/s on an idle machine, and it is robust to the oth
 (wall-clock ratios are printed too). FLOP/s counts 4·(linear weights)·(non-pad tokens) per step for LoRA training
 (forward 2N; backward only the activation gradient 2N, frozen weights need no weight gradient), text model only,
 against a plain float32 512×512 matmul measured in the same process with the same number of threads.
+--malloc lean runs every variant alike under apo_kit.cli.LEAN_MALLOC (glibc's tcache and fast bins off, what the
+`apo-kit` console script uses); default: glibc's defaults.
 """
 import argparse, json, os, re, resource, statistics, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +92,7 @@ def worker(student, method, steps, chars, out):
         every = int(method[len('apo_ckpt'):] or 1) if method.startswith('apo_ckpt') else 0   # apo_ckpt2: every 2nd layer
         common.update(activation_checkpointing=bool(every), activation_checkpointing_kwargs={'every_n_layers': every or 1})
         del common['gradient_checkpointing']
+        if method == 'apo_arena': common['activation_arena'] = True
         args = APOConfig(per_device_train_batch_size=1, max_length=None, precompute_ref_logps=True,
                          share_prompt=method != 'apo', attention='dense' if method == 'apo_dense' else 'blocks', **common)
         tr = APOTrainer(model, args, train_dataset=recs, processing_class=proc, peft_config=lora, callbacks=[Clock()])
@@ -130,8 +134,11 @@ def worker(student, method, steps, chars, out):
                    prefix_tokens_per_study=statistics.mean(pre_tok)),
               open(out, 'w'))
 
-def run(student, method, steps, chars, threads):
-    env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false'}
+def run(student, method, steps, chars, threads, malloc='default'):
+    from apo_kit.cli import LEAN_MALLOC
+    env = {k: v for k, v in os.environ.items() if k != 'GLIBC_TUNABLES'}
+    env.update(OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE='1', TOKENIZERS_PARALLELISM='false')
+    if malloc == 'lean': env['GLIBC_TUNABLES'] = LEAN_MALLOC
     with tempfile.TemporaryDirectory() as d:
         out = str(Path(d)/'r.json')
         r = subprocess.run([sys.executable, __file__, '--worker', student, method, str(steps), str(chars), out],
@@ -163,7 +170,7 @@ def profile_step(attention, dropout):
     import collections, torch
     from torch.profiler import profile, ProfilerActivity
     from apo_kit.models import lora_config
-    from apo_kit.apo import APOCollator, completion_logps, fuse_lora_dropout
+    from apo_kit.apo import APOCollator, ActivationArena, completion_logps, fuse_lora_dropout
     from peft import get_peft_model
     torch.manual_seed(0)
     model, tok = load('embedded')
@@ -171,8 +178,9 @@ def profile_step(attention, dropout):
     fuse_lora_dropout(model); model.train()                           # as APOTrainer does (fused_lora_dropout=True)
     b = APOCollator(tok, max_length=None)(records(False, 0)[:1])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
+    arena = ActivationArena()                                          # as APOTrainer does on the CPU
     def step():
-        lp, _ = completion_logps(model, b, share_prompt=True, attention=attention)
+        with arena.saving(model): lp, _ = completion_logps(model, b, share_prompt=True, attention=attention)
         lp.sum().backward(); opt.step(); opt.zero_grad()
     step()
     t = time.process_time()
@@ -185,7 +193,7 @@ def profile_step(attention, dropout):
           f"(profiler on); shares of the profiled time:")
     for k, v in tot.most_common(): print(f"  {k:28s} {100 * v / T:5.1f}%")
 
-VARIANTS = ('apo', 'apo_dense', 'apo_prefix', 'apo_ckpt', 'trl', 'trl_default')
+VARIANTS = ('apo', 'apo_dense', 'apo_prefix', 'apo_arena', 'apo_ckpt', 'trl', 'trl_default')
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -195,6 +203,8 @@ def main():
                    help=f"comma-separated, from {', '.join(VARIANTS)} (apo_dense: text students only)")
     p.add_argument('--repeats', type=int); p.add_argument('--threads', type=int, default=1)
     p.add_argument('--jobs', type=int, default=1, help='variants run side by side (watch memory: TRL at full length ~11 GB)')
+    p.add_argument('--malloc', choices=('default', 'lean'), default='default',
+                   help="glibc's allocator, the same for every variant: its defaults, or apo_kit.cli.LEAN_MALLOC")
     p.add_argument('--reverse', action='store_true', help='start with the reversed order of variants (for a second run)')
     p.add_argument('--profile', nargs=2, metavar=('ATTENTION', 'DROPOUT'),
                    help="instead: torch.profiler table of one step, e.g. --profile blocks 0.05 (or dense)")
@@ -206,7 +216,7 @@ def main():
     if bad: p.error(f"unknown variants {sorted(bad)}; choose from {', '.join(VARIANTS)}")
     # (timed steps + 1, characters kept per trajectory (0 = all), repeats) per student
     plan = {'tiny': (6, 0, 3), 'vlm': (5, 0, 3), 'embedded': (3, 0, 2) if a.full else (2, 160, 1)}
-    print(f"threads per run: {a.threads}; the machine has {os.cpu_count()} cores shared with other jobs "
+    print(f"allocator: {a.malloc}; threads per run: {a.threads}; the machine has {os.cpu_count()} cores shared with other jobs "
           f"(load average {os.getloadavg()[0]:.1f}): absolute figures are noisy, compare the ratios", flush=True)
     rows = []
     for student in a.students.split(','):
@@ -215,7 +225,7 @@ def main():
         methods = [m for m in a.variants.split(',') if not (student == 'vlm' and m == 'apo_dense')]
         res = {m: [] for m in methods}
         def one(m):
-            x = run(student, m, steps, chars, a.threads); res[m].append(x)
+            x = run(student, m, steps, chars, a.threads, a.malloc); res[m].append(x)
             print(f"  {student:8s} {m:11s}: {x['studies_per_cpu_s']:.4f} studies per CPU-s, {x['studies_per_s']:.4f} studies/s "
                   f"wall, peak {x['peak_rss_mb']:.0f} MB, load {os.getloadavg()[0]:.1f}", flush=True)
         with ThreadPoolExecutor(a.jobs) as pool:                 # jobs > 1: variants side by side (CPU time is per process)

@@ -75,3 +75,21 @@ def test_fused_lora_dropout_under_checkpointing(tmp_path):
     lora = dict(r=8, lora_alpha=32, lora_dropout=0.1)
     runs = [_train(tmp_path/str(gc), recs, tok, activation_checkpointing=gc, peft=lora) for gc in (False, True)]
     for a, b in zip(runs[0][1], runs[1][1]): torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+def test_activation_arena_trains_identically(tmp_path, monkeypatch):
+    "APOTrainer with activation_arena=True (saved tensors copied into reused slabs) gives the same 3-step run."
+    import apo_kit.apo as apo
+    from test_apo_blocks import _train
+    _, tok = tiny_student('text')
+    recs = _recs(False)[:6]
+    lora = dict(r=8, lora_alpha=32, lora_dropout=0.1)
+    packed, pack = [], apo.ActivationArena.pack
+    monkeypatch.setattr(apo.ActivationArena, 'pack', lambda self, t: packed.append(pack(self, t)) or packed[-1])
+    runs = {}
+    for on in (False, True):
+        runs[on] = _train(tmp_path/str(on), recs, tok, activation_arena=on, peft=lora)
+        assert any(isinstance(x, tuple) for x in packed) == on      # copies into the arena only when asked
+    assert runs[True][0]._arena is None                         # let go when training ended
+    assert runs[False][1] == runs[True][1]                      # the same losses, bit for bit
+    for (n, a), (_, b) in zip(runs[False][0].model.named_parameters(), runs[True][0].model.named_parameters()):
+        assert torch.equal(a, b), n
