@@ -170,7 +170,7 @@ def profile_step(attention, dropout):
     import collections, torch
     from torch.profiler import profile, ProfilerActivity
     from apo_kit.models import lora_config
-    from apo_kit.apo import APOCollator, ActivationArena, completion_logps, fuse_lora_dropout
+    from apo_kit.apo import APOCollator, completion_logps, fuse_lora_dropout
     from peft import get_peft_model
     torch.manual_seed(0)
     model, tok = load('embedded')
@@ -178,9 +178,8 @@ def profile_step(attention, dropout):
     fuse_lora_dropout(model); model.train()                           # as APOTrainer does (fused_lora_dropout=True)
     b = APOCollator(tok, max_length=None)(records(False, 0)[:1])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
-    arena = ActivationArena()                                          # as APOTrainer does on the CPU
     def step():
-        with arena.saving(model): lp, _ = completion_logps(model, b, share_prompt=True, attention=attention)
+        lp, _ = completion_logps(model, b, share_prompt=True, attention=attention)
         lp.sum().backward(); opt.step(); opt.zero_grad()
     step()
     t = time.process_time()
