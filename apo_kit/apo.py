@@ -649,14 +649,16 @@ class DropoutLoRAA(torch.autograd.Function):
         return gx, gw, None, None
 
 # %% ../nbs/07_apo.ipynb #c6e50cc2
-def dropped_positions(n:int,      # elements
-                      p:float,    # probability that each is dropped, independently
+def dropped_positions(n:int,               # elements
+                      p:float,             # probability that each is dropped, independently
+                      device=None,         # where the positions go (x's device)
+                      chunk:int|None=None, # gaps drawn per round; None: enough for one round but about once in 10¹⁵
                      ) -> torch.Tensor:
     "Sorted positions in [0, n) of a Bernoulli(p) drop of each element, drawn as geometric gaps (≈ p·n numbers)."
-    m = int(n * p + 8 * math.sqrt(n * p) + 16)                         # enough gaps but about once in 10¹⁵
-    ends = torch.empty(m, dtype=torch.float64).geometric_(p).cumsum_(0)   # trials up to each drop: 1-based
-    while ends[-1] < n:                                                 # not enough: draw more
-        ends = torch.cat([ends, ends[-1] + torch.empty(m, dtype=torch.float64).geometric_(p).cumsum_(0)])
+    m = chunk or int(n * p + 8 * math.sqrt(n * p) + 16)
+    gaps = lambda: torch.empty(m, dtype=torch.float64, device=device).geometric_(p).cumsum_(0)
+    ends = gaps()                                                      # trials up to each drop: 1-based
+    while ends[-1] < n: ends = torch.cat([ends, ends[-1] + gaps()])    # not enough: draw more
     return ends[ends <= n].long() - 1
 
 # %% ../nbs/07_apo.ipynb #41efff61
@@ -665,7 +667,7 @@ class DropoutLinear(torch.nn.Linear):
     p: float = 0.0
     def forward(self, x):
         if not self.training or not self.p: return super().forward(x)
-        return DropoutLoRAA.apply(x, self.weight, dropped_positions(x.numel(), self.p), 1 / (1 - self.p))
+        return DropoutLoRAA.apply(x, self.weight, dropped_positions(x.numel(), self.p, x.device), 1 / (1 - self.p))
 
 # %% ../nbs/07_apo.ipynb #81287b1d
 def fuse_lora_dropout(model) -> int:

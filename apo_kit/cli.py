@@ -7,7 +7,6 @@ from __future__ import annotations
 import os, sys, importlib
 from pathlib import Path
 from fastcore.script import anno_parser
-from fastcore.imports import IN_NOTEBOOK
 
 # %% auto #0
 __all__ = ['COMMANDS', 'LEAN_MALLOC', 'usage', 'main', 'demo_cmd', 'console']
@@ -130,4 +129,5 @@ def console():
     sys.exit(main())
 
 # %% ../nbs/11_cli.ipynb #7c62738c
-if __name__ == '__main__' and not IN_NOTEBOOK: sys.exit(main())     # `python -m apo_kit.cli`, as `console` starts it
+#| eval: false
+if __name__ == '__main__': sys.exit(main())     # `python -m apo_kit.cli`, as `console` starts it (not run here)

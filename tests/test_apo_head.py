@@ -64,7 +64,7 @@ def test_fused_lora_dropout_is_peft_dropout_with_the_same_mask(monkeypatch):
     monkeypatch.undo()
     assert apo.fuse_lora_dropout(model) == len(masks) > 0
     replay = iter(masks)                         # the fused run: the same masks, in the same order
-    monkeypatch.setattr(apo, 'dropped_positions', lambda n, p: next(replay).flatten().nonzero()[:, 0])
+    monkeypatch.setattr(apo, 'dropped_positions', lambda n, p, device=None: next(replay).flatten().nonzero()[:, 0])
     _same(_run(model, b, share_prompt=True), peft_run)
 
 def test_fused_lora_dropout_under_checkpointing(tmp_path):
