@@ -699,11 +699,11 @@ class ActivationArena:
 @patch
 def _alloc(self:ActivationArena, n:int) -> torch.Tensor:
     "n bytes from the slabs, in order, at a multiple of 64; a new slab when no slab is left that holds them."
-    step = -(-n // 64) * 64
+    span = -(-n // 64) * 64                                           # the next start stays 64-aligned
     while self._slab < len(self.slabs) and self._off + n > len(self.slabs[self._slab]):
         self._slab, self._off = self._slab + 1, 0
     if self._slab == len(self.slabs): self.slabs.append(torch.empty(max(n, self.slab_bytes), dtype=torch.uint8))
-    start, self._off = self._off, self._off + step
+    start, self._off = self._off, self._off + span
     return self.slabs[self._slab][start:start + n]
 
 # %% ../nbs/07_apo.ipynb #79e1c734
@@ -737,8 +737,9 @@ def saving(self:ActivationArena, model:torch.nn.Module|None=None):
     "Within: a new step, whose saved tensors go to the arena (`model`'s parameters stay where they are)."
     self.step, self._memo, self._slab, self._off = self.step + 1, {}, 0, 0
     self._keep = {p.untyped_storage().data_ptr() for p in model.parameters()} if model is not None else set()
-    with torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack): yield self
-    self._memo = {}
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack): yield self
+    finally: self._memo = {}                                           # the memo is for this step only
 
 # %% ../nbs/07_apo.ipynb #86d1dec5
 from transformers import Trainer, TrainingArguments
