@@ -27,7 +27,7 @@ else
 DEPS = $(BIN)/pip install -q --no-deps -r $(LOCK) && $(BIN)/pip install -q --no-deps -e .
 endif
 
-.PHONY: demo test test-fast test-latest test-min install lock readme export bench clean
+.PHONY: demo lab test test-fast test-latest test-min install lock readme export bench clean
 install: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ $(VENV)/.installed: settings.ini setup.py $(LOCK)
 
 demo: install
 	$(BIN)/apo-kit demo
+
+# JupyterLab on the notebooks, its kernels with the compact C heap of apo_kit.cli.LEAN_MALLOC (as `apo-kit` runs);
+# more options through LAB_ARGS, e.g. make lab LAB_ARGS="--no-browser --port 8889"
+lab: install
+	GLIBC_TUNABLES=$$($(BIN)/python -c 'from apo_kit.cli import LEAN_MALLOC; print(LEAN_MALLOC)') $(BIN)/jupyter lab nbs $(LAB_ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q tests/test_sync.py tests/test_lock.py

@@ -297,8 +297,9 @@ def teacher_majority(study:Study, min_share:float=2/3, min_count:int=2) -> dict:
     labels = [t.labels if t.labels is not None else extract_labels(t.text) for t in readers]
     out = {}
     for p in PATHOLOGIES[1:]:
-        for v, k in Counter(l[p] for l in labels if l.get(p) in (0, 1)).items():
-            if k >= min_count and k >= min_share * len(readers): out[p] = v
+        said = Counter(l[p] for l in labels if l.get(p) in (0, 1))
+        for v, k in said.items():                          # more than the other side too: a tie is not a majority
+            if k >= min_count and k >= min_share * len(readers) and k > said[1 - v]: out[p] = v
     return out
 
 # %% ../nbs/06_consensus.ipynb #2e5c6b0b
