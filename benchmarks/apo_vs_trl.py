@@ -215,8 +215,8 @@ def main():
     if bad: p.error(f"unknown variants {sorted(bad)}; choose from {', '.join(VARIANTS)}")
     # (timed steps + 1, characters kept per trajectory (0 = all), repeats) per student
     plan = {'tiny': (6, 0, 3), 'vlm': (5, 0, 3), 'embedded': (3, 0, 2) if a.full else (2, 160, 1)}
-    print(f"allocator: {a.malloc}; threads per run: {a.threads}; the machine has {os.cpu_count()} cores shared with other jobs "
-          f"(load average {os.getloadavg()[0]:.1f}): absolute figures are noisy, compare the ratios", flush=True)
+    print(f"allocator: {a.malloc}; threads per run: {a.threads}; the machine has {os.cpu_count()} cores shared with "
+          f"other jobs (load average {os.getloadavg()[0]:.1f}): absolute figures are noisy, compare the ratios", flush=True)
     rows = []
     for student in a.students.split(','):
         steps, chars, reps = plan[student]

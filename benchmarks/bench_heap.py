@@ -65,7 +65,8 @@ def main():
     p.add_argument('--worker', nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker: return worker(bool(int(a.worker[0])), int(a.worker[1]))
-    print(f"{'allocator':10s} {'arena':6s} {'peak RSS after each step, GB':32s} {'heap in use / free, GB':24s} CPU-s/step")
+    print(f"{'allocator':10s} {'arena':6s} {'peak RSS after each step, GB':32s} {'heap in use / free, GB':24s} "
+          "CPU-s/step")
     for malloc in ('default', 'lean'):
         for arena in (False, True):
             r = run(malloc, arena, a.steps)
