@@ -134,11 +134,16 @@ def worker(student, method, steps, chars, out):
                    prefix_tokens_per_study=statistics.mean(pre_tok)),
               open(out, 'w'))
 
-def run(student, method, steps, chars, threads, malloc='default'):
+def worker_env(threads:int, malloc:str='default') -> dict:
+    "A benchmark worker's environment: offline, `threads` threads, glibc's allocator as asked ('default' or 'lean')."
     from apo_kit.cli import LEAN_MALLOC
     env = {k: v for k, v in os.environ.items() if k != 'GLIBC_TUNABLES'}
-    env.update(OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE='1', TOKENIZERS_PARALLELISM='false')
+    env.update(OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE='1', TOKENIZERS_PARALLELISM='false', TQDM_DISABLE='1')
     if malloc == 'lean': env['GLIBC_TUNABLES'] = LEAN_MALLOC
+    return env
+
+def run(student, method, steps, chars, threads, malloc='default'):
+    env = worker_env(threads, malloc)
     with tempfile.TemporaryDirectory() as d:
         out = str(Path(d)/'r.json')
         r = subprocess.run([sys.executable, __file__, '--worker', student, method, str(steps), str(chars), out],

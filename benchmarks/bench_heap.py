@@ -50,10 +50,9 @@ def worker(arena:bool, steps:int):
     print(json.dumps(out))
 
 def run(malloc:str, arena:bool, steps:int) -> list[dict]:
-    from apo_kit.cli import LEAN_MALLOC
-    env = {k: v for k, v in os.environ.items() if k != 'GLIBC_TUNABLES'}
-    env.update(OMP_NUM_THREADS=env.get('OMP_NUM_THREADS', '1'), HF_HUB_OFFLINE='1', TQDM_DISABLE='1')
-    if malloc == 'lean': env['GLIBC_TUNABLES'] = LEAN_MALLOC
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    from apo_vs_trl import worker_env
+    env = worker_env(int(os.environ.get('OMP_NUM_THREADS', '1')), malloc)
     r = subprocess.run([sys.executable, __file__, '--worker', str(int(arena)), str(steps)], env=env,
                        capture_output=True, text=True)
     if r.returncode: raise RuntimeError(f"{malloc}, arena={arena} failed:\n{r.stderr[-4000:]}")
